@@ -1,0 +1,30 @@
+// Command fargo is the multicall binary: server, CLI and, when called as kubectl or
+// as `fargo kubectl`, the upstream kubectl.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/fargo-dev/fargo/internal/cli"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		os.Exit(cli.RunKubectl(os.Args[1:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "kubectl" && !isHelp(os.Args[2:]) {
+		os.Exit(cli.RunKubectl(os.Args[2:]))
+	}
+	if err := cli.NewRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// isHelp keeps `fargo kubectl --help` on fargo's help, which explains the kubeconfig
+// default; `fargo kubectl get --help` is kubectl's.
+func isHelp(args []string) bool {
+	return len(args) == 1 && (args[0] == "--help" || args[0] == "-h")
+}

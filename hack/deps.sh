@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing fargo needs on Debian 12, when it is missing.
+# Idempotent and quiet when everything is present; run by `make deps`.
+set -euo pipefail
+
+need_go="1.26"
+packages=(ca-certificates git make gcc libc6-dev procps)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "deps: missing Debian packages: ${missing[*]}; install them (as root: apt-get install -y ${missing[*]})" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+	echo "deps: Go is not on PATH; install Go ${need_go} or newer from https://go.dev/dl (Debian 12's golang is too old)" >&2
+	exit 1
+fi
+have=$(go env GOVERSION | sed 's/^go//')
+if [[ "$(printf '%s\n%s\n' "$need_go" "$have" | sort -V | head -n1)" != "$need_go" ]]; then
+	echo "deps: Go $have is too old; fargo needs Go ${need_go} or newer" >&2
+	exit 1
+fi

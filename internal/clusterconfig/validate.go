@@ -1,0 +1,235 @@
+package clusterconfig
+
+import (
+	"net"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+var (
+	clusterNameRE = regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]*$`)
+	regionRE      = regexp.MustCompile(`^[a-z][a-z0-9-]*[0-9]$`)
+	versionRE     = regexp.MustCompile(`^1\.[0-9]+$`)
+	// Service CIDRs must lie in RFC 1918 space with a /12 to /24 prefix, as EKS requires.
+	rfc1918 = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+)
+
+func (c *Cluster) validateHeader(l *errorList) {
+	if c.APIVersion != APIVersion {
+		l.add(fieldPath{"apiVersion"}, "must be %q, got %q", APIVersion, c.APIVersion)
+	}
+	if c.Kind != Kind {
+		l.add(fieldPath{"kind"}, "must be %q, got %q", Kind, c.Kind)
+	}
+}
+
+func (c *Cluster) validate(l *errorList) {
+	m := c.Metadata
+	if len(m.Name) > 100 || !clusterNameRE.MatchString(m.Name) {
+		l.add(fieldPath{"metadata", "name"}, "%q is not a valid cluster name: use up to 100 letters, digits and hyphens, starting with a letter", m.Name)
+	}
+	if !regionRE.MatchString(m.Region) {
+		l.add(fieldPath{"metadata", "region"}, "%q is not a region name such as us-east-1 or %s", m.Region, DefaultRegion)
+	}
+	if !versionRE.MatchString(m.Version) {
+		l.add(fieldPath{"metadata", "version"}, "%q is not a Kubernetes version such as \"%s\"", m.Version, DefaultVersion)
+	}
+	c.validateNetwork(l)
+	c.validateNodeGroups(l)
+	c.validateFargateProfiles(l)
+}
+
+func (c *Cluster) validateNetwork(l *errorList) {
+	vpcPath := fieldPath{"vpc", "cidr"}
+	if _, vpc, err := net.ParseCIDR(c.VPC.CIDR); err != nil || vpc.IP.To4() == nil {
+		l.add(vpcPath, "%q is not an IPv4 CIDR such as %s", c.VPC.CIDR, DefaultVPCCIDR)
+	} else {
+		c.VPCNet = vpc
+	}
+	if f := c.KubernetesNetworkConfig.IPFamily; f != "" && !strings.EqualFold(f, "IPv4") {
+		l.add(fieldPath{"kubernetesNetworkConfig", "ipFamily"}, "%q is not supported: fargo clusters are IPv4", f)
+	}
+	c.validateSubnets(l)
+	svcPath := fieldPath{"kubernetesNetworkConfig", "serviceIPv4CIDR"}
+	_, svc, err := net.ParseCIDR(c.KubernetesNetworkConfig.ServiceIPv4CIDR)
+	if err != nil || svc.IP.To4() == nil {
+		l.add(svcPath, "%q is not an IPv4 CIDR such as %s", c.KubernetesNetworkConfig.ServiceIPv4CIDR, DefaultServiceCIDR)
+		return
+	}
+	if msg := ServiceCIDRProblem(svc); msg != "" {
+		l.add(svcPath, "%s", msg)
+		return
+	}
+	if c.VPCNet != nil && overlaps(svc, c.VPCNet) {
+		l.add(svcPath, "%s overlaps the VPC CIDR %s; choose a range outside the VPC", svc, c.VPCNet)
+		return
+	}
+	c.ServiceNet = svc
+}
+
+// ServiceCIDRProblem says why svc cannot be a service CIDR, or "" if it can.
+func ServiceCIDRProblem(svc *net.IPNet) string {
+	ones, _ := svc.Mask.Size()
+	if ones < 12 || ones > 24 {
+		return svc.String() + " must have a prefix between /12 and /24, as EKS requires"
+	}
+	for _, r := range rfc1918 {
+		_, block, _ := net.ParseCIDR(r)
+		if rOnes, _ := block.Mask.Size(); block.Contains(svc.IP) && ones >= rOnes {
+			return ""
+		}
+	}
+	return svc.String() + " must be within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, as EKS requires"
+}
+
+func (c *Cluster) validateSubnets(l *errorList) {
+	type seen struct {
+		net  *net.IPNet
+		path fieldPath
+	}
+	var nets []seen
+	ids := map[string]fieldPath{}
+	for _, s := range c.Subnets() {
+		kind := "public"
+		if s.Private {
+			kind = "private"
+		}
+		p := fieldPath{"vpc", "subnets", kind, s.Key}
+		if prev, dup := ids[s.ID]; dup {
+			l.add(p.key("id"), "subnet id %q is also used by %s; ids must be unique", s.ID, prev)
+		}
+		ids[s.ID] = p
+		if s.CIDR == "" {
+			l.add(p.key("cidr"), "missing: fargo has no AWS to look subnet %s up in, so give its CIDR (e.g. cidr: 192.168.96.0/19)", s.ID)
+			continue
+		}
+		ip, n, err := net.ParseCIDR(s.CIDR)
+		if err != nil || n.IP.To4() == nil {
+			l.add(p.key("cidr"), "%q is not an IPv4 CIDR such as 192.168.96.0/19", s.CIDR)
+			continue
+		}
+		if !ip.Equal(n.IP) {
+			l.add(p.key("cidr"), "%q has host bits set; did you mean %s?", s.CIDR, n)
+			continue
+		}
+		if ones, _ := n.Mask.Size(); ones > 28 {
+			l.add(p.key("cidr"), "%s is too small: AWS subnets are /28 or larger", n)
+		}
+		if c.VPCNet != nil && !(c.VPCNet.Contains(n.IP) && maskLE(c.VPCNet, n)) {
+			l.add(p.key("cidr"), "%s is not inside the VPC CIDR %s", n, c.VPCNet)
+		}
+		for _, o := range nets {
+			if overlaps(o.net, n) {
+				l.add(p.key("cidr"), "%s overlaps %s (%s)", n, o.net, o.path)
+			}
+		}
+		nets = append(nets, seen{n, p})
+	}
+	if len(c.VPC.Subnets.Private) == 0 {
+		l.add(fieldPath{"vpc", "subnets", "private"}, "at least one private subnet is needed: Fargate pods run only in private subnets")
+	}
+}
+
+func (c *Cluster) validateNodeGroups(l *errorList) {
+	names := map[string]bool{}
+	for i, ng := range c.ManagedNodeGroups {
+		p := fieldPath{"managedNodeGroups"}.index(i)
+		if !clusterNameRE.MatchString(ng.Name) {
+			l.add(p.key("name"), "%q is not a valid node group name: use letters, digits and hyphens, starting with a letter", ng.Name)
+		} else if names[ng.Name] {
+			l.add(p.key("name"), "node group %q is defined twice", ng.Name)
+		}
+		names[ng.Name] = true
+		for _, f := range []struct {
+			name string
+			v    *int
+		}{{"minSize", ng.MinSize}, {"desiredCapacity", ng.DesiredCapacity}, {"maxSize", ng.MaxSize}} {
+			if *f.v < 0 {
+				l.add(p.key(f.name), "must not be negative, got %d", *f.v)
+			}
+		}
+		if *ng.MinSize > *ng.DesiredCapacity || *ng.DesiredCapacity > *ng.MaxSize {
+			l.add(p.key("desiredCapacity"), "must satisfy minSize (%d) <= desiredCapacity (%d) <= maxSize (%d)", *ng.MinSize, *ng.DesiredCapacity, *ng.MaxSize)
+		}
+		validateLabels(l, p.key("labels"), ng.Labels)
+		for j, t := range ng.Taints {
+			tp := p.key("taints").index(j)
+			for _, msg := range validation.IsQualifiedName(t.Key) {
+				l.add(tp.key("key"), "%q: %s", t.Key, msg)
+			}
+			if t.Value != "" {
+				for _, msg := range validation.IsValidLabelValue(t.Value) {
+					l.add(tp.key("value"), "%q: %s", t.Value, msg)
+				}
+			}
+			switch t.Effect {
+			case "NoSchedule", "PreferNoSchedule", "NoExecute":
+			default:
+				l.add(tp.key("effect"), "%q is not one of NoSchedule, PreferNoSchedule, NoExecute", t.Effect)
+			}
+		}
+		for j, s := range ng.Subnets {
+			if c.subnet(s) == nil {
+				l.add(p.key("subnets").index(j), "%q is not a subnet id or zone under vpc.subnets", s)
+			}
+		}
+	}
+}
+
+func (c *Cluster) validateFargateProfiles(l *errorList) {
+	names := map[string]bool{}
+	for i, fp := range c.FargateProfiles {
+		p := fieldPath{"fargateProfiles"}.index(i)
+		if fp.Name == "" {
+			l.add(p.key("name"), "missing: every Fargate profile needs a name")
+		} else if names[fp.Name] {
+			l.add(p.key("name"), "Fargate profile %q is defined twice", fp.Name)
+		}
+		names[fp.Name] = true
+		if len(fp.Selectors) == 0 {
+			l.add(p.key("selectors"), "at least one selector (a namespace and optional labels) is needed")
+		}
+		for j, s := range fp.Selectors {
+			if s.Namespace == "" {
+				l.add(p.key("selectors").index(j).key("namespace"), "missing: a selector must name a namespace")
+			}
+		}
+		for j, s := range fp.Subnets {
+			if c.subnet(s) == nil {
+				l.add(p.key("subnets").index(j), "%q is not a subnet id under vpc.subnets", s)
+			}
+		}
+	}
+}
+
+func validateLabels(l *errorList, p fieldPath, labels map[string]string) {
+	for k, v := range labels {
+		for _, msg := range validation.IsQualifiedName(k) {
+			l.add(p.key(k), "label key %q: %s", k, msg)
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			l.add(p.key(k), "label value %q: %s", v, msg)
+		}
+	}
+}
+
+// subnet finds a subnet by id or by the zone/name it is configured under.
+func (c *Cluster) subnet(idOrKey string) *SubnetRef {
+	for _, s := range c.Subnets() {
+		if s.ID == idOrKey || s.Key == idOrKey {
+			return &s
+		}
+	}
+	return nil
+}
+
+func overlaps(a, b *net.IPNet) bool { return a.Contains(b.IP) || b.Contains(a.IP) }
+
+// maskLE reports whether outer's prefix is no longer than inner's.
+func maskLE(outer, inner *net.IPNet) bool {
+	o, _ := outer.Mask.Size()
+	i, _ := inner.Mask.Size()
+	return o <= i
+}

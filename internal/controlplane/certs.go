@@ -1,0 +1,76 @@
+package controlplane
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+)
+
+// certs are the files the components are started with.
+type certs struct {
+	CA                *keyPair
+	APIServer         *keyPair
+	KubeletClient     *keyPair
+	Admin             *keyPair
+	ControllerManager *keyPair
+	Scheduler         *keyPair
+	// FrontProxyCA and FrontProxyClient authenticate the apiserver to aggregated
+	// API servers (metrics-server and the like) through request headers.
+	FrontProxyCA     *keyPair
+	FrontProxyClient *keyPair
+	// ServiceAccountKey signs service-account tokens; the apiserver verifies with it too.
+	ServiceAccountKey string
+}
+
+// ensureCerts creates the cluster PKI on first start and reuses it afterwards,
+// re-issuing only leaf certificates that no longer fit (expiry, new addresses).
+func ensureCerts(c *Config, advertise net.IP) (*certs, error) {
+	dir := c.pkiDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	ca, err := ensureCA(dir, "ca", "fargo-ca")
+	if err != nil {
+		return nil, err
+	}
+	out := &certs{CA: ca}
+	server := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	hostname, _ := os.Hostname()
+	dnsNames := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if hostname != "" {
+		dnsNames = append(dnsNames, hostname)
+	}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), c.serviceIP()}
+	for _, ip := range []net.IP{c.BindAddress, advertise} {
+		if ip != nil && !ip.IsUnspecified() {
+			ips = append(ips, ip)
+		}
+	}
+	specs := []struct {
+		into **keyPair
+		spec leafSpec
+	}{
+		{&out.APIServer, leafSpec{Name: "apiserver", CommonName: "kube-apiserver", DNSNames: dnsNames, IPs: ips, Usages: server}},
+		{&out.KubeletClient, leafSpec{Name: "apiserver-kubelet-client", CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}, Usages: client}},
+		{&out.Admin, leafSpec{Name: "admin", CommonName: "fargo-admin", Organization: []string{"system:masters"}, Usages: client}},
+		{&out.ControllerManager, leafSpec{Name: "controller-manager", CommonName: "system:kube-controller-manager", Usages: client}},
+		{&out.Scheduler, leafSpec{Name: "scheduler", CommonName: "system:kube-scheduler", Usages: client}},
+	}
+	for _, s := range specs {
+		if *s.into, err = ensureLeaf(dir, ca, s.spec); err != nil {
+			return nil, err
+		}
+	}
+	if out.FrontProxyCA, err = ensureCA(dir, "front-proxy-ca", "fargo-front-proxy-ca"); err != nil {
+		return nil, err
+	}
+	if out.FrontProxyClient, err = ensureLeaf(dir, out.FrontProxyCA, leafSpec{Name: "front-proxy-client", CommonName: "front-proxy-client", Usages: client}); err != nil {
+		return nil, err
+	}
+	if out.ServiceAccountKey, err = ensureSigningKey(dir, "service-account"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+// Package server is `fargo server`: it resolves the cluster configuration and runs
+// the control plane (and, as later parts land, fargo's own controllers) until stopped.
+package server
+
+import (
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are the flags of `fargo server`.
+type Options struct {
+	DataDir          string
+	ConfigFile       string
+	BindAddress      string
+	AdvertiseAddress string
+	APIPort          int
+	ClusterName      string
+	Region           string
+	ServiceCIDR      string
+	WriteKubeconfig  string
+
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	EtcdClientPort, EtcdPeerPort          int
+
+	ControllerManagerPort int
+	SchedulerPort         int
+	LeaderElect           bool
+
+	LogDir    string
+	Verbosity int
+}
+
+// DefaultDataDir is where state lives unless --data-dir says otherwise.
+const DefaultDataDir = "/var/lib/fargo"
+
+// AddFlags registers every option on fs, with its default and meaning.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", DefaultDataDir, "directory for all state: etcd data, certificates, credentials, logs; the admin kubeconfig is written to DIR/kubeconfig.yaml")
+	fs.StringVar(&o.ConfigFile, "config", "", "eksctl-style ClusterConfig file (apiVersion eksctl.io/v1alpha5): name, region, VPC subnets, service CIDR, node groups, Fargate profiles; default: a cluster named fargo in region local-1 with a 192.168.0.0/16 VPC")
+	fs.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address kube-apiserver listens on (0.0.0.0 for all interfaces)")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address published as the kubernetes service endpoint; default: the bind address if routable, else the host's first global IPv4 address")
+	fs.IntVar(&o.APIPort, "api-port", 6443, "kube-apiserver HTTPS port")
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "cluster name (overrides metadata.name of --config; default fargo)")
+	fs.StringVar(&o.Region, "region", "", "region name used in ARNs and node names (overrides metadata.region of --config; default local-1)")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", "", "service IP range (overrides kubernetesNetworkConfig.serviceIPv4CIDR of --config; default 10.100.0.0/16, as EKS)")
+	fs.StringVar(&o.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig to this path")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", nil, "comma-separated client URLs of an external etcd cluster (3.5 or newer); when set, no embedded etcd is started")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", "", "CA bundle to verify the external etcd servers")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", "", "client certificate for the external etcd cluster")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd cluster")
+	fs.IntVar(&o.EtcdClientPort, "etcd-client-port", 2379, "client port of the embedded etcd, on 127.0.0.1")
+	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", 2380, "peer port of the embedded etcd, on 127.0.0.1")
+	fs.IntVar(&o.ControllerManagerPort, "controller-manager-port", 10257, "kube-controller-manager HTTPS port (health, metrics), on 127.0.0.1")
+	fs.IntVar(&o.SchedulerPort, "scheduler-port", 10259, "kube-scheduler HTTPS port (health, metrics), on 127.0.0.1")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "leader election for controller-manager and scheduler; turn on when several servers share one external etcd")
+	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")
+	fs.IntVarP(&o.Verbosity, "v", "v", 0, "log verbosity of the Kubernetes components (klog level)")
+}
+
+func (o *Options) logDir() string {
+	if o.LogDir != "" {
+		return o.LogDir
+	}
+	return filepath.Join(o.DataDir, "logs")
+}
+
+func parseIP(s string) net.IP {
+	if s == "" {
+		return nil
+	}
+	return net.ParseIP(s)
+}

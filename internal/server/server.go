@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/fargo-dev/fargo/internal/clusterconfig"
+	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/version"
+)
+
+// stopTimeout keeps the whole shutdown under the 10 s a service manager allows.
+const stopTimeout = 8 * time.Second
+
+// Run starts the server and blocks until SIGINT/SIGTERM or a component fails.
+// Progress goes to out, one line per component as it becomes ready.
+func Run(o *Options, out io.Writer) error {
+	start := time.Now()
+	cluster, err := o.loadCluster()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.controlPlaneConfig(cluster)
+	if err != nil {
+		return err
+	}
+	if err := controlplane.CheckPorts(o.ports()); err != nil {
+		return err
+	}
+	if err := setupLogging(cfg.LogDir, o.Verbosity); err != nil {
+		return err
+	}
+
+	source := cluster.Source
+	if source == "" {
+		source = "default config"
+	}
+	fmt.Fprintf(out, "%s\n", version.String())
+	fmt.Fprintf(out, "cluster %s in %s (%s), VPC %s, services %s, data in %s, logs in %s\n",
+		cluster.Metadata.Name, cluster.Metadata.Region, source, cluster.VPCNet, cluster.ServiceNet, cfg.DataDir, cfg.LogDir)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	progress := func(component, detail string) {
+		fmt.Fprintf(out, "[%6.2fs] %-24s ready  %s\n", time.Since(start).Seconds(), component, detail)
+	}
+	cp, err := controlplane.Start(ctx, cfg, progress)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted during start-up")
+		}
+		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
+	}
+	fmt.Fprintf(out, "fargo is ready in %.2fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(out, "kubeconfig: %s\n", cfg.KubeconfigPath())
+	fmt.Fprintf(out, "try: kubectl --kubeconfig %s get nodes   (or: fargo kubectl --kubeconfig %s get nodes)\n", cfg.KubeconfigPath(), cfg.KubeconfigPath())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "stopping (signal received; a second one exits at once)")
+	case runErr = <-cp.Failed():
+		fmt.Fprintf(out, "stopping: %v\n", runErr)
+	}
+	stop() // restore default signal handling: a second signal kills the process
+	cp.Stop(stopTimeout)
+	klog.Flush()
+	fmt.Fprintln(out, "stopped")
+	if runErr != nil {
+		return fmt.Errorf("control plane failed: %w (logs in %s)", runErr, cfg.LogDir)
+	}
+	return nil
+}
+
+func (o *Options) loadCluster() (*clusterconfig.Cluster, error) {
+	ov := clusterconfig.Overrides{Name: o.ClusterName, Region: o.Region, ServiceCIDR: o.ServiceCIDR}
+	if o.ConfigFile == "" {
+		c, err := clusterconfig.Default(ov)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --cluster-name, --region or --service-cidr: %w", err)
+		}
+		return c, nil
+	}
+	return clusterconfig.Load(o.ConfigFile, ov)
+}
+
+func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlplane.Config, error) {
+	bind := parseIP(o.BindAddress)
+	if bind == nil {
+		return nil, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress)
+	}
+	advertise := parseIP(o.AdvertiseAddress)
+	if o.AdvertiseAddress != "" && (advertise == nil || advertise.IsLoopback() || advertise.IsUnspecified()) {
+		return nil, fmt.Errorf("--advertise-address %q must be a routable IP address", o.AdvertiseAddress)
+	}
+	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
+		return nil, errors.New("--etcd-certfile and --etcd-keyfile must be given together")
+	}
+	if len(o.EtcdServers) == 0 && (o.EtcdCAFile != "" || o.EtcdCertFile != "") {
+		return nil, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers")
+	}
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving --data-dir: %w", err)
+	}
+	logDir, err := filepath.Abs(o.logDir())
+	if err != nil {
+		return nil, fmt.Errorf("resolving --log-dir: %w", err)
+	}
+	return &controlplane.Config{
+		DataDir:               dataDir,
+		BindAddress:           bind,
+		AdvertiseAddress:      advertise,
+		APIPort:               o.APIPort,
+		ServiceCIDR:           cluster.ServiceNet,
+		ClusterName:           cluster.Metadata.Name,
+		EtcdServers:           o.EtcdServers,
+		EtcdCAFile:            o.EtcdCAFile,
+		EtcdCertFile:          o.EtcdCertFile,
+		EtcdKeyFile:           o.EtcdKeyFile,
+		EtcdClientPort:        o.EtcdClientPort,
+		EtcdPeerPort:          o.EtcdPeerPort,
+		ControllerManagerPort: o.ControllerManagerPort,
+		SchedulerPort:         o.SchedulerPort,
+		LeaderElect:           o.LeaderElect,
+		WriteKubeconfig:       o.WriteKubeconfig,
+		LogDir:                logDir,
+		Verbosity:             o.Verbosity,
+	}, nil
+}
+
+// ports lists every port the server opens, with the flag that sets it.
+func (o *Options) ports() []controlplane.Port {
+	ports := []controlplane.Port{
+		{Flag: "--api-port", Host: o.BindAddress, Port: o.APIPort},
+		{Flag: "--controller-manager-port", Host: "127.0.0.1", Port: o.ControllerManagerPort},
+		{Flag: "--scheduler-port", Host: "127.0.0.1", Port: o.SchedulerPort},
+	}
+	if len(o.EtcdServers) == 0 {
+		ports = append(ports,
+			controlplane.Port{Flag: "--etcd-client-port", Host: "127.0.0.1", Port: o.EtcdClientPort},
+			controlplane.Port{Flag: "--etcd-peer-port", Host: "127.0.0.1", Port: o.EtcdPeerPort})
+	}
+	return ports
+}

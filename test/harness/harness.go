@@ -1,0 +1,256 @@
+// Package harness starts the built bin/fargo as a process for integration, e2e and
+// benchmark tests, on free loopback ports and a temporary data dir, so no test binary
+// links the control plane.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// ReadyLine is what `fargo server` prints once every component is ready.
+const ReadyLine = "fargo is ready"
+
+// Root is the repository root (where bin/ lives).
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Bin is the path of a built binary under bin/, failing the test when it is missing.
+func Bin(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(Root(), "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not built (run make build, or make bin/etcd): %v", p, err)
+	}
+	return p
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a running `fargo server` process.
+type Server struct {
+	t       testing.TB
+	DataDir string
+	APIPort int
+	Args    []string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  chan struct{}
+	waitErr error
+	// Started is when the process was started; Ready when it printed ReadyLine.
+	Started, Ready time.Time
+}
+
+// ServerArgs returns the flags for a server on fresh free ports in dataDir.
+func ServerArgs(t testing.TB, dataDir string) []string {
+	return []string{
+		"--data-dir", dataDir,
+		"--api-port", strconv.Itoa(FreePort(t)),
+		"--etcd-client-port", strconv.Itoa(FreePort(t)),
+		"--etcd-peer-port", strconv.Itoa(FreePort(t)),
+		"--controller-manager-port", strconv.Itoa(FreePort(t)),
+		"--scheduler-port", strconv.Itoa(FreePort(t)),
+	}
+}
+
+// StartServer starts a server in a new temp data dir and waits until it is ready.
+func StartServer(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return StartServerWith(t, append(ServerArgs(t, t.TempDir()), extra...))
+}
+
+// StartServerWith starts `fargo server args...` and waits until it is ready; the
+// server is stopped when the test ends.
+func StartServerWith(t testing.TB, args []string) *Server {
+	t.Helper()
+	s := Launch(t, args)
+	if err := s.WaitReady(90 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Launch starts `fargo server args...` without waiting.
+func Launch(t testing.TB, args []string) *Server {
+	t.Helper()
+	s := &Server{t: t, Args: args, out: &syncBuffer{}, exited: make(chan struct{})}
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "--data-dir":
+			s.DataDir = args[i+1]
+		case "--api-port":
+			s.APIPort, _ = strconv.Atoi(args[i+1])
+		}
+	}
+	s.cmd = exec.Command(Bin(t, "fargo"), append([]string{"server"}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.Started = time.Now()
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting fargo server: %v", err)
+	}
+	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// WaitReady waits for the ready line, or fails with the server's output.
+func (s *Server) WaitReady(timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		if strings.Contains(s.out.String(), ReadyLine) {
+			s.Ready = time.Now()
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("fargo server exited before ready (%v):\n%s", s.waitErr, s.out)
+		case <-deadline:
+			return fmt.Errorf("fargo server not ready after %s:\n%s", timeout, s.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// WaitExit waits for the process to end and returns its error (nil on exit 0).
+func (s *Server) WaitExit(timeout time.Duration) error {
+	select {
+	case <-s.exited:
+		return s.waitErr
+	case <-time.After(timeout):
+		return fmt.Errorf("fargo server still running after %s", timeout)
+	}
+}
+
+// Output is everything the server printed so far.
+func (s *Server) Output() string { return s.out.String() }
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Signal sends sig to the server.
+func (s *Server) Signal(sig syscall.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Stop sends SIGTERM and waits up to 15 s, then kills the process.
+func (s *Server) Stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		if s.waitErr != nil {
+			s.t.Errorf("fargo server exited with %v on SIGTERM. Output:\n%s", s.waitErr, s.out)
+		}
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Errorf("fargo server did not stop on SIGTERM within 15s; killed it. Output:\n%s", s.out)
+	}
+}
+
+// Kubeconfig is the admin kubeconfig the server wrote.
+func (s *Server) Kubeconfig() string { return filepath.Join(s.DataDir, "kubeconfig.yaml") }
+
+// Client is a clientset with admin rights.
+func (s *Server) Client() kubernetes.Interface {
+	s.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		s.t.Fatalf("loading kubeconfig: %v", err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		s.t.Fatalf("creating client: %v", err)
+	}
+	return c
+}
+
+// Kubectl runs the embedded kubectl against this server and returns its output;
+// a failure fails the test.
+func (s *Server) Kubectl(args ...string) string {
+	s.t.Helper()
+	out, err := s.TryKubectl(args...)
+	if err != nil {
+		s.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TryKubectl is Kubectl that returns the error instead of failing.
+func (s *Server) TryKubectl(args ...string) (string, error) { return s.KubectlStdin("", args...) }
+
+// KubectlStdin runs kubectl with stdin as its standard input.
+func (s *Server) KubectlStdin(stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Bin(s.t, "kubectl"), append([]string{"--kubeconfig", s.Kubeconfig()}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// RSS is the resident set size of the server process in bytes.
+func (s *Server) RSS() (int64, error) { return RSS(s.Pid()) }
+
+// RSS reads VmRSS of process pid.
+func RSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
