@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"net"
 	"sort"
+
+	"github.com/fargo-dev/fargo/internal/profile"
 )
 
 // Defaults for the cluster, as eksctl and EKS choose them where they have one.
@@ -29,6 +31,19 @@ func (c *Cluster) setDefaults(l *errorList) {
 	}
 	if m.Version == "" {
 		m.Version = DefaultVersion
+	}
+	lim := &c.Fargo.Limits
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&lim.ProfilesPerCluster, profile.DefaultLimits.ProfilesPerCluster},
+		{&lim.SelectorsPerProfile, profile.DefaultLimits.SelectorsPerProfile},
+		{&lim.LabelsPerSelector, profile.DefaultLimits.LabelsPerSelector},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
 	}
 	c.defaultVPC(l)
 	if c.KubernetesNetworkConfig.ServiceIPv4CIDR == "" {

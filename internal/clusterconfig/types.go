@@ -11,6 +11,8 @@ import (
 	"net"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fargo-dev/fargo/internal/profile"
 )
 
 // APIVersion and Kind are the only ones accepted.
@@ -38,7 +40,9 @@ type ClusterConfig struct {
 	AvailabilityZones       []string                `yaml:"availabilityZones"`
 	ManagedNodeGroups       []ManagedNodeGroup      `yaml:"managedNodeGroups"`
 	FargateProfiles         []FargateProfile        `yaml:"fargateProfiles"`
-	Ignored                 `yaml:",inline"`
+	// Fargo holds fargo's own settings; eksctl has no such section.
+	Fargo   Fargo `yaml:"fargo"`
+	Ignored `yaml:",inline"`
 }
 
 // Ignored are top-level eksctl sections that fargo accepts and does not act on.
@@ -59,6 +63,12 @@ type Ignored struct {
 	ZonalShiftConfig    *yaml.Node `yaml:"zonalShiftConfig"`
 	AutoModeConfig      *yaml.Node `yaml:"autoModeConfig"`
 	RemoteNetworkConfig *yaml.Node `yaml:"remoteNetworkConfig"`
+}
+
+// Fargo holds settings that only fargo has.
+type Fargo struct {
+	// Limits replace EKS's default Fargate profile quotas (0: the EKS default).
+	Limits profile.Limits `yaml:"limits"`
 }
 
 // Metadata names the cluster.

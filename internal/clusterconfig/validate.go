@@ -36,6 +36,15 @@ func (c *Cluster) validate(l *errorList) {
 	if !versionRE.MatchString(m.Version) {
 		l.add(fieldPath{"metadata", "version"}, "%q is not a Kubernetes version such as \"%s\"", m.Version, DefaultVersion)
 	}
+	lim := c.Fargo.Limits
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"fargateProfilesPerCluster", lim.ProfilesPerCluster}, {"selectorsPerProfile", lim.SelectorsPerProfile}, {"labelsPerSelector", lim.LabelsPerSelector}} {
+		if f.v < 1 {
+			l.add(fieldPath{"fargo", "limits", f.name}, "must be at least 1, got %d", f.v)
+		}
+	}
 	c.validateNetwork(l)
 	c.validateNodeGroups(l)
 	c.validateFargateProfiles(l)

@@ -19,6 +19,8 @@ type certs struct {
 	// API servers (metrics-server and the like) through request headers.
 	FrontProxyCA     *keyPair
 	FrontProxyClient *keyPair
+	// Webhook serves fargo's admission webhooks to the apiserver on loopback.
+	Webhook *keyPair
 	// ServiceAccountKey signs service-account tokens; the apiserver verifies with it too.
 	ServiceAccountKey string
 }
@@ -57,6 +59,7 @@ func ensureCerts(c *Config, advertise net.IP) (*certs, error) {
 		{&out.Admin, leafSpec{Name: "admin", CommonName: "fargo-admin", Organization: []string{"system:masters"}, Usages: client}},
 		{&out.ControllerManager, leafSpec{Name: "controller-manager", CommonName: "system:kube-controller-manager", Usages: client}},
 		{&out.Scheduler, leafSpec{Name: "scheduler", CommonName: "system:kube-scheduler", Usages: client}},
+		{&out.Webhook, leafSpec{Name: "webhook", CommonName: "fargo-webhook", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Usages: server}},
 	}
 	for _, s := range specs {
 		if *s.into, err = ensureLeaf(dir, ca, s.spec); err != nil {

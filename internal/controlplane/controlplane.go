@@ -35,6 +35,10 @@ type ControlPlane struct {
 	failed                 chan error
 	// AdminConfig is a client configuration with cluster-admin rights.
 	AdminConfig *rest.Config
+	// CABundle is the cluster CA (PEM), for webhook registrations.
+	CABundle []byte
+	// WebhookCertFile and WebhookKeyFile serve fargo's webhooks on 127.0.0.1.
+	WebhookCertFile, WebhookKeyFile string
 }
 
 // Start brings the control plane up in order (etcd, kube-apiserver, CRDs,
@@ -69,7 +73,8 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 		return nil, fmt.Errorf("loading %s: %w", cfg.KubeconfigPath(), err)
 	}
 
-	cp := &ControlPlane{cfg: cfg, failed: make(chan error, 4), AdminConfig: admin}
+	cp := &ControlPlane{cfg: cfg, failed: make(chan error, 4), AdminConfig: admin,
+		CABundle: encodeCertPEM(cs.CA.Cert), WebhookCertFile: cs.Webhook.CertFile, WebhookKeyFile: cs.Webhook.KeyFile}
 	cp.apiServer.ctx, cp.apiServer.cancel = context.WithCancel(context.Background())
 	cp.controllers.ctx, cp.controllers.cancel = context.WithCancel(context.Background())
 	defer func() {

@@ -29,6 +29,10 @@ type Options struct {
 	SchedulerPort         int
 	LeaderElect           bool
 
+	WebhookPort int
+	AccountID   string
+	Fargate     bool
+
 	LogDir    string
 	Verbosity int
 }
@@ -56,6 +60,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ControllerManagerPort, "controller-manager-port", 10257, "kube-controller-manager HTTPS port (health, metrics), on 127.0.0.1")
 	fs.IntVar(&o.SchedulerPort, "scheduler-port", 10259, "kube-scheduler HTTPS port (health, metrics), on 127.0.0.1")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "leader election for controller-manager and scheduler; turn on when several servers share one external etcd")
+	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "HTTPS port of fargo's admission webhooks, on 127.0.0.1")
+	fs.StringVar(&o.AccountID, "account-id", "000000000000", "12-digit AWS account id used in ARNs (Fargate profiles, default pod execution role)")
+	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, as eksctl create cluster --fargate does")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")
 	fs.IntVarP(&o.Verbosity, "v", "v", 0, "log verbosity of the Kubernetes components (klog level)")
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 	"github.com/fargo-dev/fargo/internal/controlplane"
 	"github.com/fargo-dev/fargo/internal/version"
 )
+
+var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // stopTimeout keeps the whole shutdown under the 10 s a service manager allows.
 const stopTimeout = 8 * time.Second
@@ -60,6 +64,22 @@ func Run(o *Options, out io.Writer) error {
 		}
 		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
 	}
+	pc := ProfileCluster(cluster, o.AccountID)
+	ctrls, err := startControllers(cp, pc, o.WebhookPort)
+	if err != nil {
+		cp.Stop(stopTimeout)
+		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)
+	}
+	progress("fargo controllers", "webhooks on https://127.0.0.1:"+strconv.Itoa(o.WebhookPort))
+	err = publishClusterInfo(ctx, ctrls.client, pc)
+	if err == nil {
+		err = createProfiles(ctx, ctrls.client, pc, o.profiles(cluster), func(name string) { progress("Fargate profile "+name, "ACTIVE") })
+	}
+	if err != nil {
+		ctrls.stop(stopTimeout / 2)
+		cp.Stop(stopTimeout)
+		return err
+	}
 	fmt.Fprintf(out, "fargo is ready in %.2fs\n", time.Since(start).Seconds())
 	fmt.Fprintf(out, "kubeconfig: %s\n", cfg.KubeconfigPath())
 	fmt.Fprintf(out, "try: kubectl --kubeconfig %s get nodes   (or: fargo kubectl --kubeconfig %s get nodes)\n", cfg.KubeconfigPath(), cfg.KubeconfigPath())
@@ -70,9 +90,13 @@ func Run(o *Options, out io.Writer) error {
 		fmt.Fprintln(out, "stopping (signal received; a second one exits at once)")
 	case runErr = <-cp.Failed():
 		fmt.Fprintf(out, "stopping: %v\n", runErr)
+	case runErr = <-ctrls.done:
+		runErr = fmt.Errorf("fargo controllers: %w", runErr)
+		fmt.Fprintf(out, "stopping: %v\n", runErr)
 	}
 	stop() // restore default signal handling: a second signal kills the process
-	cp.Stop(stopTimeout)
+	ctrls.stop(stopTimeout / 4)
+	cp.Stop(stopTimeout * 3 / 4)
 	klog.Flush()
 	fmt.Fprintln(out, "stopped")
 	if runErr != nil {
@@ -101,6 +125,9 @@ func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlpl
 	advertise := parseIP(o.AdvertiseAddress)
 	if o.AdvertiseAddress != "" && (advertise == nil || advertise.IsLoopback() || advertise.IsUnspecified()) {
 		return nil, fmt.Errorf("--advertise-address %q must be a routable IP address", o.AdvertiseAddress)
+	}
+	if !accountIDRE.MatchString(o.AccountID) {
+		return nil, fmt.Errorf("--account-id %q must be 12 digits, like an AWS account id", o.AccountID)
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		return nil, errors.New("--etcd-certfile and --etcd-keyfile must be given together")
@@ -138,12 +165,22 @@ func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlpl
 	}, nil
 }
 
+// profiles are the cluster config's Fargate profiles, plus fp-default with --fargate.
+func (o *Options) profiles(c *clusterconfig.Cluster) []clusterconfig.FargateProfile {
+	out := c.FargateProfiles
+	if o.Fargate {
+		out = append(out, clusterconfig.FargateProfile{Name: "fp-default", Selectors: []clusterconfig.Selector{{Namespace: "default"}, {Namespace: "kube-system"}}})
+	}
+	return out
+}
+
 // ports lists every port the server opens, with the flag that sets it.
 func (o *Options) ports() []controlplane.Port {
 	ports := []controlplane.Port{
 		{Flag: "--api-port", Host: o.BindAddress, Port: o.APIPort},
 		{Flag: "--controller-manager-port", Host: "127.0.0.1", Port: o.ControllerManagerPort},
 		{Flag: "--scheduler-port", Host: "127.0.0.1", Port: o.SchedulerPort},
+		{Flag: "--webhook-port", Host: "127.0.0.1", Port: o.WebhookPort},
 	}
 	if len(o.EtcdServers) == 0 {
 		ports = append(ports,

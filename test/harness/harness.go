@@ -77,6 +77,7 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 		"--etcd-peer-port", strconv.Itoa(FreePort(t)),
 		"--controller-manager-port", strconv.Itoa(FreePort(t)),
 		"--scheduler-port", strconv.Itoa(FreePort(t)),
+		"--webhook-port", strconv.Itoa(FreePort(t)),
 	}
 }
 

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/server"
+)
+
+// clusterFlags are shared by the fargateprofile commands: which server, which cluster.
+type clusterFlags struct {
+	cluster    string
+	kubeconfig string
+	timeout    time.Duration
+}
+
+func (f *clusterFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.cluster, "cluster", "", "name of the cluster (the fargo server's cluster name); required")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the fargo server (default: $KUBECONFIG, else $FARGO_DATA_DIR/kubeconfig.yaml, else /var/lib/fargo/kubeconfig.yaml)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 25*time.Minute, "how long to wait for the operation, as eksctl's --timeout")
+}
+
+// connect returns a client for the server after checking it runs --cluster.
+func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
+	if f.cluster == "" {
+		return nil, fmt.Errorf("--cluster is required: name the cluster the fargo server runs")
+	}
+	path := f.kubeconfig
+	if path == "" {
+		path = os.Getenv("KUBECONFIG")
+	}
+	if path == "" {
+		dir := os.Getenv("FARGO_DATA_DIR")
+		if dir == "" {
+			dir = server.DefaultDataDir
+		}
+		path = filepath.Join(dir, "kubeconfig.yaml")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig %s (is a fargo server running? pass --kubeconfig): %w", path, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: server.Scheme()})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
+	}
+	info := &corev1.ConfigMap{}
+	if err := c.Get(ctx, server.ClusterInfo, info); err != nil {
+		return nil, fmt.Errorf("reading cluster info from %s (is it a fargo server?): %w", cfg.Host, err)
+	}
+	if name := info.Data["name"]; name != f.cluster {
+		return nil, fmt.Errorf("ResourceNotFoundException: No cluster found for name: %s (the fargo server at %s runs cluster %q)", f.cluster, cfg.Host, name)
+	}
+	return c, nil
+}
+
+func newCreateCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "create", Short: "Create resources (fargateprofile)"}
+	cmd.AddCommand(newCreateProfileCommand())
+	return cmd
+}
+
+func newGetCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "get", Short: "Show resources (fargateprofile)"}
+	cmd.AddCommand(newGetProfileCommand())
+	return cmd
+}
+
+func newDeleteCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "delete", Short: "Delete resources (fargateprofile)"}
+	cmd.AddCommand(newDeleteProfileCommand())
+	return cmd
+}
+
+// generatedName is eksctl's fp- plus 8 hex characters.
+func generatedName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "fp-" + hex.EncodeToString(b)
+}
+
+// apiMessage strips the webhook wrapping so users see EKS's exception and message.
+func apiMessage(err error) error {
+	msg := err.Error()
+	if _, after, ok := strings.Cut(msg, "denied the request: "); ok {
+		return fmt.Errorf("%s", after)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("ResourceInUseException: %s", msg)
+	}
+	return err
+}

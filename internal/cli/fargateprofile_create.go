@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/clusterconfig"
+	"github.com/fargo-dev/fargo/internal/server"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+func newCreateProfileCommand() *cobra.Command {
+	var (
+		cf                          clusterFlags
+		name, namespace, configFile string
+		labels, tags                map[string]string
+		wait                        bool
+	)
+	cmd := &cobra.Command{
+		Use:     "fargateprofile [NAME]",
+		Aliases: []string{"fargateprofiles", "fp"},
+		Short:   "Create a Fargate profile, as eksctl create fargateprofile does",
+		Long: `Create a Fargate profile on the fargo server's cluster and wait until it is ACTIVE.
+
+Without -f it creates one profile with one selector (--namespace and optional --labels);
+with -f it creates every profile under fargateProfiles of the cluster config file, one
+at a time. A profile without a name gets fp-<8 hex characters>; without subnets it uses
+every private subnet of the cluster.`,
+		Example: `  fargo create fargateprofile --cluster eksworkshop --name test3-mixed --namespace test3-mixed --labels runon=fargate
+  fargo create fargateprofile --cluster fargo -f cluster.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if name != "" && name != args[0] {
+					return fmt.Errorf("the name is given twice (%q and --name %q); give it once", args[0], name)
+				}
+				name = args[0]
+			}
+			var profiles []clusterconfig.FargateProfile
+			if configFile != "" {
+				if name != "" || namespace != "" || len(labels) > 0 {
+					return fmt.Errorf("--name, --namespace and --labels cannot be used with -f; put the profiles under fargateProfiles in %s", configFile)
+				}
+				cfg, err := clusterconfig.Load(configFile, clusterconfig.Overrides{})
+				if err != nil {
+					return err
+				}
+				if cf.cluster == "" {
+					cf.cluster = cfg.Metadata.Name
+				} else if cf.cluster != cfg.Metadata.Name {
+					return fmt.Errorf("--cluster %q does not match metadata.name %q in %s", cf.cluster, cfg.Metadata.Name, configFile)
+				}
+				if len(cfg.FargateProfiles) == 0 {
+					return fmt.Errorf("%s has no fargateProfiles", configFile)
+				}
+				profiles = cfg.FargateProfiles
+			} else {
+				if namespace == "" {
+					return fmt.Errorf("--namespace is required: a Fargate profile selects pods by namespace (or use -f with a cluster config)")
+				}
+				if name == "" {
+					name = generatedName()
+				}
+				profiles = []clusterconfig.FargateProfile{{Name: name, Selectors: []clusterconfig.Selector{{Namespace: namespace, Labels: labels}}, Tags: tags}}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
+			defer cancel()
+			c, err := cf.connect(ctx)
+			if err != nil {
+				return err
+			}
+			for _, fp := range profiles {
+				if err := createProfile(ctx, c, cf.cluster, fp, wait, cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "name of the Fargate profile (default: generated fp-xxxxxxxx)")
+	cmd.Flags().StringVar(&namespace, "namespace", "", "namespace the profile's selector matches (* and ? allowed)")
+	cmd.Flags().StringToStringVarP(&labels, "labels", "l", nil, "labels the selector requires, k1=v1,k2=v2 (* and ? allowed)")
+	cmd.Flags().StringToStringVarP(&tags, "tags", "t", nil, "tags of the profile, k1=v1,k2=v2")
+	cmd.Flags().StringVarP(&configFile, "config-file", "f", "", "create the fargateProfiles of this eksctl-style cluster config")
+	cmd.Flags().BoolVar(&wait, "wait", true, "wait until each profile is ACTIVE")
+	return cmd
+}
+
+func createProfile(ctx context.Context, c client.Client, cluster string, fp clusterconfig.FargateProfile, wait bool, out io.Writer) error {
+	obj := server.ProfileObject(fp)
+	fmt.Fprintf(out, "creating Fargate profile %q on cluster %q\n", fp.Name, cluster)
+	if err := c.Create(ctx, obj); err != nil {
+		return apiMessage(err)
+	}
+	if !wait {
+		fmt.Fprintf(out, "Fargate profile %q is %s\n", fp.Name, v1alpha1.ProfileCreating)
+		return nil
+	}
+	if err := server.WaitProfileState(ctx, c, fp.Name, v1alpha1.ProfileActive, deadline(ctx)); err != nil {
+		return err
+	}
+	sels := make([]string, 0, len(fp.Selectors))
+	for _, s := range fp.Selectors {
+		sels = append(sels, s.Namespace)
+	}
+	fmt.Fprintf(out, "created Fargate profile %q on cluster %q (namespaces: %s); it is ACTIVE\n", fp.Name, cluster, strings.Join(sels, ", "))
+	return nil
+}

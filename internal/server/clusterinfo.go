@@ -1,0 +1,29 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/profile"
+)
+
+// ClusterInfo is the ConfigMap through which clients (the fargo CLI) learn which
+// cluster a server runs.
+var ClusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "fargo-cluster"}
+
+// publishClusterInfo writes the cluster's name, region and account to ClusterInfo.
+func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster) error {
+	cm := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ClusterInfo.Namespace, Name: ClusterInfo.Name},
+		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID},
+	}
+	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("fargo"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("publishing cluster info: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/fargo-dev/fargo/internal/clusterconfig"
+	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/profile"
+	"github.com/fargo-dev/fargo/internal/profile/lifecycle"
+	"github.com/fargo-dev/fargo/internal/webhook"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Scheme knows the Kubernetes built-in types and fargo's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// ProfileCluster is what the profile rules know of the cluster.
+func ProfileCluster(c *clusterconfig.Cluster, accountID string) profile.Cluster {
+	subnets := map[string]bool{}
+	for _, s := range c.Subnets() {
+		subnets[s.ID] = s.Private
+	}
+	return profile.Cluster{Name: c.Metadata.Name, Region: c.Metadata.Region, AccountID: accountID, Subnets: subnets, Limits: c.Fargo.Limits}
+}
+
+// controllers are fargo's own controllers and webhooks, run by one manager.
+type controllers struct {
+	cancel context.CancelFunc
+	done   chan error
+	client client.Client
+}
+
+// startControllers runs the profile lifecycle controller and the admission
+// webhooks, and registers the webhooks once they serve.
+func startControllers(cp *controlplane.ControlPlane, pc profile.Cluster, port int) (*controllers, error) {
+	ctrl.SetLogger(klog.NewKlogr())
+	scheme := Scheme()
+	mgr, err := ctrl.NewManager(cp.AdminConfig, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: crwebhook.NewServer(crwebhook.Options{
+			Host: "127.0.0.1", Port: port,
+			CertDir: filepath.Dir(cp.WebhookCertFile), CertName: filepath.Base(cp.WebhookCertFile), KeyName: filepath.Base(cp.WebhookKeyFile),
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating controller manager: %w", err)
+	}
+	if err := (&lifecycle.Reconciler{Client: mgr.GetClient(), Cluster: pc}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Fargate profile controller: %w", err)
+	}
+	ws := mgr.GetWebhookServer()
+	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
+	ws.Register(webhook.ProfileValidatePath, &admission.Webhook{Handler: &webhook.ProfileValidator{Cluster: pc, Reader: mgr.GetAPIReader()}})
+
+	direct, err := client.New(cp.AdminConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating API client: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &controllers{cancel: cancel, done: make(chan error, 1), client: direct}
+	go func() { c.done <- mgr.Start(ctx) }()
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		select {
+		case err := <-c.done:
+			return false, fmt.Errorf("controller manager exited: %w", err)
+		default:
+		}
+		return ws.StartedChecker()(nil) == nil, nil
+	})
+	if err == nil {
+		err = webhook.Register(ctx, direct, port, cp.CABundle)
+	}
+	if err != nil {
+		c.stop(5 * time.Second)
+		return nil, err
+	}
+	return c, nil
+}
+
+// stop ends the manager, waiting at most timeout.
+func (c *controllers) stop(timeout time.Duration) {
+	c.cancel()
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		klog.Warning("fargo controllers still running at shutdown")
+	}
+}
+
+// createProfiles creates the profiles of the cluster config that do not exist yet,
+// one at a time, waiting for each to be ACTIVE, as eksctl does.
+func createProfiles(ctx context.Context, c client.Client, pc profile.Cluster, profiles []clusterconfig.FargateProfile, progress func(string)) error {
+	for _, fp := range profiles {
+		obj := ProfileObject(fp)
+		err := c.Create(ctx, obj)
+		switch {
+		case err == nil:
+		case apierrors.IsAlreadyExists(err):
+			continue
+		default:
+			return fmt.Errorf("creating Fargate profile %s from the cluster config: %w", fp.Name, err)
+		}
+		if err := WaitProfileState(ctx, c, fp.Name, v1alpha1.ProfileActive, time.Minute); err != nil {
+			return err
+		}
+		progress(fp.Name)
+	}
+	return nil
+}
+
+// ProfileObject turns a cluster-config profile into the API object.
+func ProfileObject(fp clusterconfig.FargateProfile) *v1alpha1.FargateProfile {
+	p := &v1alpha1.FargateProfile{}
+	p.Name = fp.Name
+	p.Spec = v1alpha1.FargateProfileSpec{PodExecutionRoleArn: fp.PodExecutionRoleARN, Subnets: fp.Subnets, Tags: fp.Tags}
+	for _, s := range fp.Selectors {
+		p.Spec.Selectors = append(p.Spec.Selectors, v1alpha1.FargateProfileSelector{Namespace: s.Namespace, Labels: s.Labels})
+	}
+	return p
+}
+
+// WaitProfileState waits until profile name reaches state.
+func WaitProfileState(ctx context.Context, c client.Client, name string, state v1alpha1.FargateProfileState, timeout time.Duration) error {
+	var last v1alpha1.FargateProfileState
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p := &v1alpha1.FargateProfile{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		last = profile.State(p)
+		if last == v1alpha1.ProfileCreateFailed || last == v1alpha1.ProfileDeleteFailed {
+			return false, fmt.Errorf("Fargate profile %s is %s", name, last)
+		}
+		return last == state, nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("waiting for Fargate profile %s to be %s (it is %s): %w", name, state, last, err)
+	}
+	return err
+}
