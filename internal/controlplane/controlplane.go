@@ -39,6 +39,12 @@ type ControlPlane struct {
 	CABundle []byte
 	// WebhookCertFile and WebhookKeyFile serve fargo's webhooks on 127.0.0.1.
 	WebhookCertFile, WebhookKeyFile string
+	// ServingCertFile and ServingKeyFile carry the apiserver's names and addresses,
+	// for fargo's other APIs on the same host.
+	ServingCertFile, ServingKeyFile string
+	// Endpoint is the apiserver URL; CreatedAt when the cluster was first started.
+	Endpoint  string
+	CreatedAt time.Time
 }
 
 // Start brings the control plane up in order (etcd, kube-apiserver, CRDs,
@@ -74,7 +80,9 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 	}
 
 	cp := &ControlPlane{cfg: cfg, failed: make(chan error, 4), AdminConfig: admin,
-		CABundle: encodeCertPEM(cs.CA.Cert), WebhookCertFile: cs.Webhook.CertFile, WebhookKeyFile: cs.Webhook.KeyFile}
+		CABundle: encodeCertPEM(cs.CA.Cert), WebhookCertFile: cs.Webhook.CertFile, WebhookKeyFile: cs.Webhook.KeyFile,
+		ServingCertFile: cs.APIServer.CertFile, ServingKeyFile: cs.APIServer.KeyFile,
+		Endpoint: server, CreatedAt: cs.CA.Cert.NotBefore.Add(time.Hour)}
 	cp.apiServer.ctx, cp.apiServer.cancel = context.WithCancel(context.Background())
 	cp.controllers.ctx, cp.controllers.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -177,6 +185,9 @@ func (cp *ControlPlane) run(g *component, name string, f func(context.Context) e
 		cp.failed <- fmt.Errorf("%s: %w", name, err)
 	}()
 }
+
+// DataDir is where the control plane keeps its state.
+func (cp *ControlPlane) DataDir() string { return cp.cfg.DataDir }
 
 // Failed reports a component that stopped on its own; the control plane is then broken.
 func (cp *ControlPlane) Failed() <-chan error { return cp.failed }

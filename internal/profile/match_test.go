@@ -121,3 +121,48 @@ func FuzzWildcard(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSelect checks the precedence rules on random pods against three profiles: the
+// result always matches the pod, and no matching profile sorts before it unless the
+// pod pins one.
+func FuzzSelect(f *testing.F) {
+	f.Add("prod", "app", "web", "")
+	f.Add("prod-eu", "tier", "front1", "b")
+	f.Fuzz(func(t *testing.T, ns, key, value, pin string) {
+		profiles := []*v1alpha1.FargateProfile{
+			prof("c", sel("prod*")),
+			prof("a", sel("*", "tier", "front?")),
+			prof("b", sel("prod-eu"), sel("x", key, "*")),
+		}
+		if key == LabelProfile {
+			return // pinning is driven by pin
+		}
+		pod := Pod{Namespace: ns, Labels: map[string]string{key: value}}
+		if pin != "" {
+			pod.Labels[LabelProfile] = pin
+		}
+		got := Select(profiles, pod)
+		if got == nil {
+			for _, p := range profiles {
+				if pin == "" && Matches(p, pod) {
+					t.Fatalf("no profile selected, but %s matches %+v", p.Name, pod)
+				}
+			}
+			return
+		}
+		if !Matches(got, pod) {
+			t.Fatalf("selected %s does not match %+v", got.Name, pod)
+		}
+		if pin != "" {
+			if got.Name != pin {
+				t.Fatalf("pinned %q, selected %s", pin, got.Name)
+			}
+			return
+		}
+		for _, p := range profiles {
+			if p.Name < got.Name && Matches(p, pod) {
+				t.Fatalf("selected %s, but %s matches and sorts first", got.Name, p.Name)
+			}
+		}
+	})
+}

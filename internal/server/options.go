@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/pflag"
+
+	"github.com/fargo-dev/fargo/internal/eksapi"
 )
 
 // Options are the flags of `fargo server`.
@@ -30,6 +32,8 @@ type Options struct {
 	LeaderElect           bool
 
 	WebhookPort int
+	EKSAPIPort  int
+	EKSKeys     eksapi.Keys
 	AccountID   string
 	Fargate     bool
 
@@ -61,6 +65,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.SchedulerPort, "scheduler-port", 10259, "kube-scheduler HTTPS port (health, metrics), on 127.0.0.1")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "leader election for controller-manager and scheduler; turn on when several servers share one external etcd")
 	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "HTTPS port of fargo's admission webhooks, on 127.0.0.1")
+	fs.IntVar(&o.EKSAPIPort, "eks-api-port", 8443, "HTTPS port of the EKS-compatible API (Fargate profiles), on --bind-address; use with aws --endpoint-url https://127.0.0.1:PORT")
+	fs.StringVar(&o.EKSKeys.AccessKeyID, "eks-access-key-id", "", "access key id the EKS API accepts (default: generated on first start into DATA/aws-credentials)")
+	fs.StringVar(&o.EKSKeys.SecretAccessKey, "eks-secret-access-key", "", "secret access key for --eks-access-key-id")
 	fs.StringVar(&o.AccountID, "account-id", "000000000000", "12-digit AWS account id used in ARNs (Fargate profiles, default pod execution role)")
 	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, as eksctl create cluster --fargate does")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")

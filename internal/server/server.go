@@ -72,6 +72,15 @@ func Run(o *Options, out io.Writer) error {
 	}
 	progress("fargo controllers", "webhooks on https://127.0.0.1:"+strconv.Itoa(o.WebhookPort))
 	err = publishClusterInfo(ctx, ctrls.client, pc)
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
+	apiFailed := make(chan error, 1)
+	if err == nil {
+		var endpoint string
+		if endpoint, err = o.startEKSAPI(apiCtx, cp, ctrls.client, cluster, pc, apiFailed); err == nil {
+			progress("EKS API", endpoint+"  (credentials: "+CredentialsFile(cfg.DataDir)+", profile fargo)")
+		}
+	}
 	if err == nil {
 		err = createProfiles(ctx, ctrls.client, pc, o.profiles(cluster), func(name string) { progress("Fargate profile "+name, "ACTIVE") })
 	}
@@ -90,11 +99,15 @@ func Run(o *Options, out io.Writer) error {
 		fmt.Fprintln(out, "stopping (signal received; a second one exits at once)")
 	case runErr = <-cp.Failed():
 		fmt.Fprintf(out, "stopping: %v\n", runErr)
+	case runErr = <-apiFailed:
+		fmt.Fprintf(out, "stopping: %v\n", runErr)
 	case runErr = <-ctrls.done:
 		runErr = fmt.Errorf("fargo controllers: %w", runErr)
 		fmt.Fprintf(out, "stopping: %v\n", runErr)
 	}
 	stop() // restore default signal handling: a second signal kills the process
+	enterShutdown()
+	stopAPI()
 	ctrls.stop(stopTimeout / 4)
 	cp.Stop(stopTimeout * 3 / 4)
 	klog.Flush()
@@ -181,6 +194,7 @@ func (o *Options) ports() []controlplane.Port {
 		{Flag: "--controller-manager-port", Host: "127.0.0.1", Port: o.ControllerManagerPort},
 		{Flag: "--scheduler-port", Host: "127.0.0.1", Port: o.SchedulerPort},
 		{Flag: "--webhook-port", Host: "127.0.0.1", Port: o.WebhookPort},
+		{Flag: "--eks-api-port", Host: o.BindAddress, Port: o.EKSAPIPort},
 	}
 	if len(o.EtcdServers) == 0 {
 		ports = append(ports,

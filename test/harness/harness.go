@@ -59,11 +59,13 @@ type Server struct {
 	t       testing.TB
 	DataDir string
 	APIPort int
-	Args    []string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	exited  chan struct{}
-	waitErr error
+	// EKSAPIPort is the port of the EKS-compatible API.
+	EKSAPIPort int
+	Args       []string
+	cmd        *exec.Cmd
+	out        *syncBuffer
+	exited     chan struct{}
+	waitErr    error
 	// Started is when the process was started; Ready when it printed ReadyLine.
 	Started, Ready time.Time
 }
@@ -78,6 +80,7 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 		"--controller-manager-port", strconv.Itoa(FreePort(t)),
 		"--scheduler-port", strconv.Itoa(FreePort(t)),
 		"--webhook-port", strconv.Itoa(FreePort(t)),
+		"--eks-api-port", strconv.Itoa(FreePort(t)),
 	}
 }
 
@@ -108,6 +111,8 @@ func Launch(t testing.TB, args []string) *Server {
 			s.DataDir = args[i+1]
 		case "--api-port":
 			s.APIPort, _ = strconv.Atoi(args[i+1])
+		case "--eks-api-port":
+			s.EKSAPIPort, _ = strconv.Atoi(args[i+1])
 		}
 	}
 	s.cmd = exec.Command(Bin(t, "fargo"), append([]string{"server"}, args...)...)

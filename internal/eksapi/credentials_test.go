@@ -1,0 +1,45 @@
+package eksapi
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+func TestEnsureCredentialsGeneratesOnceThenReuses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aws-credentials")
+	first, err := EnsureCredentials(path, Keys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^AKIA[A-Z2-7]{16}$`).MatchString(first.AccessKeyID) || len(first.SecretAccessKey) != 40 {
+		t.Errorf("generated keys look wrong: %+v", first)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v, want 0600", st.Mode())
+	}
+	again, err := EnsureCredentials(path, Keys{})
+	if err != nil || again != first {
+		t.Errorf("second start got %+v (err %v), want the same keys", again, err)
+	}
+	given := Keys{AccessKeyID: "AKIAGIVEN", SecretAccessKey: "s"}
+	if k, _ := EnsureCredentials(path, given); k != given {
+		t.Errorf("flags did not win: %+v", k)
+	}
+	if _, err := EnsureCredentials(path, Keys{AccessKeyID: "only-id"}); err == nil {
+		t.Error("an id without a secret was accepted")
+	}
+}
+
+func TestParseAuthorization(t *testing.T) {
+	a, ok := parseAuthorization("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-west-2/eks/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=abc123")
+	if !ok || a.AccessKeyID != "AKID" || a.Region != "us-west-2" || a.Service != "eks" || len(a.SignedHeaders) != 3 || a.Signature != "abc123" {
+		t.Errorf("parsed %+v ok=%v", a, ok)
+	}
+	for _, bad := range []string{"", "Basic xyz", "AWS4-HMAC-SHA256 Credential=AKID/x/aws4_request, SignedHeaders=host, Signature=a", "AWS4-HMAC-SHA256 Credential=AKID/20261123/r/eks/aws4_request"} {
+		if _, ok := parseAuthorization(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+// Package sizing turns a pod's resource requests into one of Fargate's 74 vCPU/memory
+// combinations, as EKS does: the larger of (largest init container, sum of regular
+// containers) per resource, plus pod overhead, plus 256 MiB for the node's own
+// agents, rounded up to the cheapest combination that covers both. It is pure.
+package sizing
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// AgentMemoryMiB is what Fargate adds for kubelet, kube-proxy and containerd.
+const AgentMemoryMiB = 256
+
+// ReasonTooLarge is the PodScheduled reason EKS gives a pod no combination fits.
+const ReasonTooLarge = "POD_CPU_MEM_EXCEEDS_MAX_FARGATE_SIZE"
+
+// ErrTooLarge means no Fargate combination covers the request.
+var ErrTooLarge = errors.New(ReasonTooLarge)
+
+// Size is a vCPU/memory combination. "GB" in EKS's notation is GiB.
+type Size struct {
+	MilliCPU  int64
+	MemoryMiB int64
+}
+
+// String is the CapacityProvisioned annotation value: "0.25vCPU 0.5GB", "2vCPU 9GB".
+func (s Size) String() string {
+	return strconv.FormatFloat(float64(s.MilliCPU)/1000, 'f', -1, 64) + "vCPU " +
+		strconv.FormatFloat(float64(s.MemoryMiB)/1024, 'f', -1, 64) + "GB"
+}
+
+// Combinations are Fargate's sizes, smallest vCPU first, then smallest memory: the
+// first that fits is also the cheapest.
+var Combinations = buildCombinations()
+
+func buildCombinations() []Size {
+	tiers := []struct {
+		milliCPU         int64
+		fromMiB, toMiB   int64
+		stepMiB          int64
+		explicitMemories []int64
+	}{
+		{milliCPU: 250, explicitMemories: []int64{512, 1024, 2048}},
+		{milliCPU: 500, fromMiB: 1024, toMiB: 4096, stepMiB: 1024},
+		{milliCPU: 1000, fromMiB: 2048, toMiB: 8192, stepMiB: 1024},
+		{milliCPU: 2000, fromMiB: 4096, toMiB: 16384, stepMiB: 1024},
+		{milliCPU: 4000, fromMiB: 8192, toMiB: 30720, stepMiB: 1024},
+		{milliCPU: 8000, fromMiB: 16384, toMiB: 61440, stepMiB: 4096},
+		{milliCPU: 16000, fromMiB: 32768, toMiB: 122880, stepMiB: 8192},
+	}
+	var out []Size
+	for _, t := range tiers {
+		mems := t.explicitMemories
+		for m := t.fromMiB; t.stepMiB > 0 && m <= t.toMiB; m += t.stepMiB {
+			mems = append(mems, m)
+		}
+		for _, m := range mems {
+			out = append(out, Size{MilliCPU: t.milliCPU, MemoryMiB: m})
+		}
+	}
+	return out
+}
+
+// Request is a pod's effective request.
+type Request struct {
+	MilliCPU    int64
+	MemoryBytes int64
+}
+
+// PodRequest computes the effective request of a pod spec: per resource, the larger
+// of the largest init container and the sum of the regular containers, plus the pod
+// overhead. A container with a limit but no request counts its limit, as Kubernetes
+// defaults requests from limits.
+func PodRequest(spec *corev1.PodSpec) Request {
+	var initCPU, initMem, sumCPU, sumMem int64
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		cpu, mem := containerRequest(c)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			// Sidecars run alongside the regular containers.
+			sumCPU, sumMem = sumCPU+cpu, sumMem+mem
+			continue
+		}
+		initCPU, initMem = max(initCPU, cpu), max(initMem, mem)
+	}
+	for i := range spec.Containers {
+		cpu, mem := containerRequest(&spec.Containers[i])
+		sumCPU, sumMem = sumCPU+cpu, sumMem+mem
+	}
+	r := Request{MilliCPU: max(initCPU, sumCPU), MemoryBytes: max(initMem, sumMem)}
+	if q, ok := spec.Overhead[corev1.ResourceCPU]; ok {
+		r.MilliCPU += q.MilliValue()
+	}
+	if q, ok := spec.Overhead[corev1.ResourceMemory]; ok {
+		r.MemoryBytes += q.Value()
+	}
+	return r
+}
+
+func containerRequest(c *corev1.Container) (milliCPU, memBytes int64) {
+	get := func(name corev1.ResourceName) (int64, bool) {
+		if q, ok := c.Resources.Requests[name]; ok {
+			return quantity(name, q.MilliValue(), q.Value()), true
+		}
+		if q, ok := c.Resources.Limits[name]; ok {
+			return quantity(name, q.MilliValue(), q.Value()), true
+		}
+		return 0, false
+	}
+	milliCPU, _ = get(corev1.ResourceCPU)
+	memBytes, _ = get(corev1.ResourceMemory)
+	return milliCPU, memBytes
+}
+
+func quantity(name corev1.ResourceName, milli, whole int64) int64 {
+	if name == corev1.ResourceCPU {
+		return milli
+	}
+	return whole
+}
+
+// Round picks the cheapest combination covering r plus the agents' 256 MiB.
+func Round(r Request) (Size, error) {
+	needMiB := ceilDiv(r.MemoryBytes, 1<<20) + AgentMemoryMiB
+	for _, s := range Combinations {
+		if s.MilliCPU >= r.MilliCPU && s.MemoryMiB >= needMiB {
+			return s, nil
+		}
+	}
+	return Size{}, fmt.Errorf("%w: the pod needs %dm CPU and %d MiB memory (with %d MiB for Fargate's agents); the largest Fargate size is %s",
+		ErrTooLarge, r.MilliCPU, needMiB, AgentMemoryMiB, Combinations[len(Combinations)-1])
+}
+
+// ForPod is PodRequest then Round.
+func ForPod(spec *corev1.PodSpec) (Size, error) { return Round(PodRequest(spec)) }
+
+func ceilDiv(a, b int64) int64 {
+	if a <= 0 {
+		return 0
+	}
+	return (a + b - 1) / b
+}
