@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
@@ -233,8 +234,9 @@ func inTransition(profiles []v1alpha1.FargateProfile, except string) *v1alpha1.F
 	return nil
 }
 
+// specEqual compares role, subnets and selectors, nil and empty alike.
 func specEqual(a, b *v1alpha1.FargateProfileSpec) bool {
-	return fmt.Sprint(a.PodExecutionRoleArn, a.Subnets, a.Selectors) == fmt.Sprint(b.PodExecutionRoleArn, b.Subnets, b.Selectors)
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -77,6 +77,7 @@ func startControllers(cp *controlplane.ControlPlane, pc profile.Cluster, port in
 	ws := mgr.GetWebhookServer()
 	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
 	ws.Register(webhook.ProfileValidatePath, &admission.Webhook{Handler: &webhook.ProfileValidator{Cluster: pc, Reader: mgr.GetAPIReader()}})
+	ws.Register(webhook.PodMutatePath, &admission.Webhook{Handler: &webhook.PodMutator{Profiles: mgr.GetClient(), Reader: mgr.GetAPIReader()}})
 
 	direct, err := client.New(cp.AdminConfig, client.Options{Scheme: scheme})
 	if err != nil {
@@ -115,7 +116,7 @@ func (c *controllers) stop(timeout time.Duration) {
 
 // createProfiles creates the profiles of the cluster config that do not exist yet,
 // one at a time, waiting for each to be ACTIVE, as eksctl does.
-func createProfiles(ctx context.Context, c client.Client, pc profile.Cluster, profiles []clusterconfig.FargateProfile, progress func(string)) error {
+func createProfiles(ctx context.Context, c client.Client, profiles []clusterconfig.FargateProfile, progress func(string)) error {
 	for _, fp := range profiles {
 		obj := ProfileObject(fp)
 		err := c.Create(ctx, obj)

@@ -82,7 +82,7 @@ func Run(o *Options, out io.Writer) error {
 		}
 	}
 	if err == nil {
-		err = createProfiles(ctx, ctrls.client, pc, o.profiles(cluster), func(name string) { progress("Fargate profile "+name, "ACTIVE") })
+		err = createProfiles(ctx, ctrls.client, o.profiles(cluster), func(name string) { progress("Fargate profile "+name, "ACTIVE") })
 	}
 	if err != nil {
 		ctrls.stop(stopTimeout / 2)

@@ -46,7 +46,9 @@ func TestCheck(t *testing.T) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "e", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, pvcVolume("d", "data")}
 		}), ""},
 		{"host network", pod(func(p *corev1.Pod) { p.Spec.HostNetwork = true }), "Pod not supported on Fargate: fields not supported: HostNetwork"},
-		{"host port", pod(func(p *corev1.Pod) { p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}} }), "Pod not supported on Fargate: port contains HostIP or HostPort"},
+		{"host port", pod(func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
+		}), "Pod not supported on Fargate: port contains HostIP or HostPort"},
 		{"privileged", pod(func(p *corev1.Pod) { p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: yes()} }), "Pod not supported on Fargate: invalid SecurityContext fields: Privileged"},
 		{"capabilities", pod(func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}

@@ -13,10 +13,10 @@ import (
 )
 
 // configName names fargo's webhook configurations.
-const configName = "fargo-fargateprofiles"
+const configName = "fargo"
 
 // Register creates or updates the webhook configurations that send FargateProfile
-// requests to fargo at https://127.0.0.1:port, trusted through caBundle.
+// requests, and pod creations, to fargo at https://127.0.0.1:port, trusted through caBundle.
 func Register(ctx context.Context, c client.Client, port int, caBundle []byte) error {
 	base := "https://127.0.0.1:" + strconv.Itoa(port)
 	fail := admissionregistrationv1.Fail
@@ -33,9 +33,18 @@ func Register(ctx context.Context, c client.Client, port int, caBundle []byte) e
 		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle}
 	}
 	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: configName}}
+	ignore := admissionregistrationv1.Ignore
+	never := admissionregistrationv1.NeverReinvocationPolicy
+	podRule := []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}}
 	mutating.Webhooks = []admissionregistrationv1.MutatingWebhook{{
 		Name: "default.fargateprofiles.fargo.dev", ClientConfig: clientConfig(ProfileDefaultPath),
 		Rules: rule(admissionregistrationv1.Create), FailurePolicy: &fail, SideEffects: &none,
+		TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
+	}, {
+		// As EKS's 0500-amazon-eks-fargate-mutation: pods on CREATE, Ignore on failure, 5 s.
+		Name: "pods.fargo.dev", ClientConfig: clientConfig(PodMutatePath),
+		Rules: podRule, FailurePolicy: &ignore, SideEffects: &none, ReinvocationPolicy: &never,
 		TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}}
 	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: configName}}

@@ -214,6 +214,17 @@ func (s *Server) Kubectl(args ...string) string {
 // TryKubectl is Kubectl that returns the error instead of failing.
 func (s *Server) TryKubectl(args ...string) (string, error) { return s.KubectlStdin("", args...) }
 
+// CreateManifest creates the object in manifest and returns kubectl's output,
+// warnings included; a failure fails the test.
+func (s *Server) CreateManifest(manifest string) string {
+	s.t.Helper()
+	out, err := s.KubectlStdin(manifest, "create", "-f", "-")
+	if err != nil {
+		s.t.Fatalf("kubectl create: %v\n%s", err, out)
+	}
+	return out
+}
+
 // KubectlStdin runs kubectl with stdin as its standard input.
 func (s *Server) KubectlStdin(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -38,6 +38,8 @@ func TestProfileRulesThroughKubectl(t *testing.T) {
 		{"role-path", `{"selectors":[{"namespace":"a"}],"podExecutionRoleArn":"arn:aws:iam::123456789012:role/path/r"}`, `must not contain an IAM path other than /`},
 		{"aws-tag", `{"selectors":[{"namespace":"a"}],"tags":{"aws:x":"y"}}`, `tag key "aws:x" is invalid: the prefix "aws:" is reserved`},
 		{"long-tag", `{"selectors":[{"namespace":"a"}],"tags":{"k":"` + strings.Repeat("v", 257) + `"}}`, `value of tag "k" must be at most 256 characters long`},
+		{"long-key", `{"selectors":[{"namespace":"a"}],"tags":{"` + strings.Repeat("k", 129) + `":"v"}}`, `must be 1 to 128 characters long`},
+		{"many-tags", `{"selectors":[{"namespace":"a"}],"tags":{` + manyTags(51) + `}}`, `tags can have at most 50 entries, got 51`},
 	}
 	for _, c := range cases {
 		out, err := s.KubectlStdin(profileJSON(c.name, c.spec), "create", "-f", "-")
@@ -186,4 +188,12 @@ func writeFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func manyTags(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"t%d":"v"`, i)
+	}
+	return strings.Join(parts, ",")
 }
