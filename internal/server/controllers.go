@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +24,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/controlplane"
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/profile/lifecycle"
+	"github.com/fargo-dev/fargo/internal/scheduler"
 	"github.com/fargo-dev/fargo/internal/webhook"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -56,10 +59,12 @@ type controllers struct {
 
 // startControllers runs the profile lifecycle controller and the admission
 // webhooks, and registers the webhooks once they serve.
-func startControllers(cp *controlplane.ControlPlane, pc profile.Cluster, port int) (*controllers, error) {
+func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
 	scheme := Scheme()
-	mgr, err := ctrl.NewManager(cp.AdminConfig, ctrl.Options{
+	cfg := rest.CopyConfig(cp.AdminConfig)
+	cfg.QPS = -1 // no client-side throttling: the apiserver's priority and fairness paces us
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -73,6 +78,11 @@ func startControllers(cp *controlplane.ControlPlane, pc profile.Cluster, port in
 	}
 	if err := (&lifecycle.Reconciler{Client: mgr.GetClient(), Cluster: pc}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Fargate profile controller: %w", err)
+	}
+	sched := &scheduler.Scheduler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorderFor(webhook.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster)}
+	if err := sched.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}
 	ws := mgr.GetWebhookServer()
 	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
@@ -102,6 +112,17 @@ func startControllers(cp *controlplane.ControlPlane, pc profile.Cluster, port in
 		return nil, err
 	}
 	return c, nil
+}
+
+// schedulerSubnets are the cluster's private subnets, parsed (the config is validated).
+func schedulerSubnets(c *clusterconfig.Cluster) map[string]scheduler.Subnet {
+	out := map[string]scheduler.Subnet{}
+	for _, s := range c.PrivateSubnets() {
+		if _, n, err := net.ParseCIDR(s.CIDR); err == nil {
+			out[s.ID] = scheduler.Subnet{Net: n, Zone: s.AZ}
+		}
+	}
+	return out
 }
 
 // stop ends the manager, waiting at most timeout.

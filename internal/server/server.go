@@ -65,7 +65,7 @@ func Run(o *Options, out io.Writer) error {
 		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
 	}
 	pc := ProfileCluster(cluster, o.AccountID)
-	ctrls, err := startControllers(cp, pc, o.WebhookPort)
+	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort)
 	if err != nil {
 		cp.Stop(stopTimeout)
 		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)

@@ -1,0 +1,43 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Releaser deletes the Sandbox of a pod that is gone or finished. The host agent
+// holds the object (finalizer) until teardown, so its IP stays taken until then.
+type Releaser struct {
+	Client client.Client
+}
+
+// Reconcile implements reconcile.Reconciler for Sandboxes.
+func (r *Releaser) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	sb := &v1alpha1.Sandbox{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sb); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if sb.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	pod := &corev1.Pod{}
+	err := r.Client.Get(ctx, podKey(sb), pod)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, err
+	case string(pod.UID) == sb.Spec.Pod.UID && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed:
+		return ctrl.Result{}, nil // still needed
+	}
+	if err := r.Client.Delete(ctx, sb); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("releasing sandbox %s: %w", sb.Name, err)
+	}
+	return ctrl.Result{}, nil
+}

@@ -1,0 +1,213 @@
+// Package scheduler is the fargate-scheduler: it takes the Pending pods the webhook
+// handed to it, checks and sizes them, claims a Sandbox (subnet, IP) for each, and
+// binds the pod to the sandbox's node once the host has registered it, with EKS's
+// events at each step. Failures are retried, and every waiting pod is looked at
+// again when profiles or sandboxes change.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/profile"
+	"github.com/fargo-dev/fargo/internal/sizing"
+	"github.com/fargo-dev/fargo/internal/support"
+	"github.com/fargo-dev/fargo/internal/webhook"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Names EKS uses on pods.
+const (
+	AnnotationCapacity = "CapacityProvisioned"
+	// LabelPodUID ties a Sandbox to its pod.
+	LabelPodUID = "fargo.dev/pod-uid"
+	// retryAfter paces re-checks of pods that cannot be placed yet.
+	retryAfter      = 10 * time.Second
+	tooLargeMessage = "Your pod's cpu/memory requirements exceed the max Fargate configuration"
+)
+
+// Subnet is what placement needs to know of a subnet.
+type Subnet struct {
+	Net  *net.IPNet
+	Zone string
+}
+
+// Scheduler reconciles Pending pods whose schedulerName is fargate-scheduler.
+type Scheduler struct {
+	Client   client.Client
+	Reader   client.Reader // uncached, for PVCs
+	Recorder record.EventRecorder
+	Region   string
+	Subnets  map[string]Subnet
+
+	// claimed are IPs this scheduler created sandboxes for that its cache may not
+	// show yet; reconciles run one at a time, so no lock is needed.
+	claimed map[string]bool
+}
+
+// Reconcile places one pod, in ordered sub-steps: profile → support → size →
+// annotate → claim a sandbox → bind.
+func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	pod := &corev1.Pod{}
+	if err := s.Client.Get(ctx, req.NamespacedName, pod); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !waiting(pod) {
+		return ctrl.Result{}, nil
+	}
+	prof, err := s.profileFor(ctx, pod)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if prof == nil {
+		s.fail(pod, "Pod not matched by any ACTIVE Fargate profile; it stays Pending until one matches (or remove schedulerName: "+webhook.SchedulerName+")")
+		return ctrl.Result{}, nil // a profile change re-queues it
+	}
+	lookup := func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
+		pvc := &corev1.PersistentVolumeClaim{}
+		return pvc, s.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)
+	}
+	if msg := support.Check(pod, lookup); msg != "" {
+		s.fail(pod, msg)
+		return ctrl.Result{RequeueAfter: retryAfter}, nil // a PVC may bind meanwhile
+	}
+	size, err := sizing.ForPod(&pod.Spec)
+	if errors.Is(err, sizing.ErrTooLarge) {
+		return ctrl.Result{}, s.tooLarge(ctx, pod, err)
+	}
+	storage, serr := sizing.EphemeralStorageGiB(&pod.Spec)
+	if serr != nil {
+		s.fail(pod, "Pod not supported on Fargate: "+serr.Error())
+		return ctrl.Result{}, nil
+	}
+	if err := s.annotate(ctx, pod, size); err != nil {
+		return ctrl.Result{}, err
+	}
+	sb, err := s.claim(ctx, pod, prof, size, storage)
+	if err != nil {
+		s.fail(pod, err.Error())
+		return ctrl.Result{RequeueAfter: retryAfter}, nil
+	}
+	if pod.Status.NominatedNodeName != sb.Name {
+		patch := client.MergeFrom(pod.DeepCopy())
+		pod.Status.NominatedNodeName = sb.Name
+		if err := s.Client.Status().Patch(ctx, pod, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("nominating sandbox %s for pod %s: %w", sb.Name, req, err)
+		}
+	}
+	return ctrl.Result{}, s.bind(ctx, pod, sb)
+}
+
+// waiting is a pod this scheduler still has to place.
+func waiting(pod *corev1.Pod) bool {
+	return pod.Spec.SchedulerName == webhook.SchedulerName && pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
+		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
+
+func (s *Scheduler) profileFor(ctx context.Context, pod *corev1.Pod) (*v1alpha1.FargateProfile, error) {
+	list := &v1alpha1.FargateProfileList{}
+	if err := s.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing Fargate profiles: %w", err)
+	}
+	var active []*v1alpha1.FargateProfile
+	for i := range list.Items {
+		if profile.State(&list.Items[i]) == v1alpha1.ProfileActive {
+			active = append(active, &list.Items[i])
+		}
+	}
+	return profile.Select(active, profile.Pod{Namespace: pod.Namespace, Labels: pod.Labels}), nil
+}
+
+func (s *Scheduler) fail(pod *corev1.Pod, msg string) {
+	s.Recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+}
+
+// tooLarge records EKS's PodScheduled=False condition and event.
+func (s *Scheduler) tooLarge(ctx context.Context, pod *corev1.Pod, cause error) error {
+	s.fail(pod, cause.Error())
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Reason == sizing.ReasonTooLarge {
+			return nil
+		}
+	}
+	patch := client.MergeFrom(pod.DeepCopy())
+	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: sizing.ReasonTooLarge,
+		Message: tooLargeMessage, LastTransitionTime: metav1.Now()}
+	replaced := false
+	for i, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			pod.Status.Conditions[i], replaced = cond, true
+		}
+	}
+	if !replaced {
+		pod.Status.Conditions = append(pod.Status.Conditions, cond)
+	}
+	if err := s.Client.Status().Patch(ctx, pod, patch); err != nil {
+		return fmt.Errorf("marking pod %s/%s too large: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+func (s *Scheduler) annotate(ctx context.Context, pod *corev1.Pod, size sizing.Size) error {
+	if pod.Annotations[AnnotationCapacity] == size.String() {
+		return nil
+	}
+	patch := client.MergeFrom(pod.DeepCopy())
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[AnnotationCapacity] = size.String()
+	if err := s.Client.Patch(ctx, pod, patch); err != nil {
+		return fmt.Errorf("annotating pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// bind creates the pod's Binding once its sandbox's node is registered and Ready.
+func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox) error {
+	if sb.Status.Phase != v1alpha1.SandboxRunning || sb.Status.NodeName == "" {
+		return nil // the sandbox watch brings the pod back
+	}
+	node := &corev1.Node{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: sb.Status.NodeName}, node); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !nodeReady(node) {
+		return nil
+	}
+	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+		Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
+	if err := s.Client.SubResource("binding").Create(ctx, pod, binding); err != nil {
+		if apierrors.IsConflict(err) {
+			return nil // already bound
+		}
+		return fmt.Errorf("binding pod %s/%s to %s: %w", pod.Namespace, pod.Name, node.Name, err)
+	}
+	s.Recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node.Name)
+	return nil
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podKey is the pod a sandbox belongs to.
+func podKey(sb *v1alpha1.Sandbox) types.NamespacedName {
+	return types.NamespacedName{Namespace: sb.Spec.Pod.Namespace, Name: sb.Spec.Pod.Name}
+}

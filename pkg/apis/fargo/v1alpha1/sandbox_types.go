@@ -1,0 +1,84 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Sandbox is the claim for one isolated, right-sized sandbox running one Fargate pod:
+// created by the fargate-scheduler, fulfilled by a host agent, which registers the
+// sandbox as a node. Its name is derived from its IP, so no IP is handed out twice.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=sb,categories=fargo
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Pod",type=string,JSONPath=`.spec.pod.name`
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.spec.pod.namespace`
+// +kubebuilder:printcolumn:name="Capacity",type=string,JSONPath=`.spec.capacityProvisioned`
+// +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.spec.ip`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.nodeName`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Sandbox struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SandboxSpec   `json:"spec,omitempty"`
+	Status SandboxStatus `json:"status,omitempty"`
+}
+
+// PodReference names the pod a sandbox runs.
+type PodReference struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+// SandboxSpec is what the scheduler decided.
+type SandboxSpec struct {
+	Pod     PodReference `json:"pod"`
+	Profile string       `json:"profile"`
+	// CapacityProvisioned is EKS's annotation value, e.g. "1vCPU 2GB".
+	CapacityProvisioned string `json:"capacityProvisioned"`
+	MilliCPU            int64  `json:"milliCPU"`
+	MemoryMiB           int64  `json:"memoryMiB"`
+	EphemeralStorageGiB int64  `json:"ephemeralStorageGiB"`
+	SubnetID            string `json:"subnetID"`
+	Zone                string `json:"zone"`
+	IP                  string `json:"ip"`
+	// NodeName is the node the sandbox registers as.
+	NodeName string `json:"nodeName"`
+	// +optional
+	Host string `json:"host,omitempty"`
+}
+
+// SandboxPhase is where a sandbox is in its life.
+// +kubebuilder:validation:Enum=Pending;Running;Terminating;Failed
+type SandboxPhase string
+
+// Sandbox phases.
+const (
+	SandboxPending     SandboxPhase = "Pending"
+	SandboxRunning     SandboxPhase = "Running"
+	SandboxTerminating SandboxPhase = "Terminating"
+	SandboxFailed      SandboxPhase = "Failed"
+)
+
+// SandboxStatus is maintained by the host agent.
+type SandboxStatus struct {
+	// +optional
+	Phase SandboxPhase `json:"phase,omitempty"`
+	// NodeName is set once the sandbox's node is registered.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SandboxList is a list of Sandboxes.
+//
+// +kubebuilder:object:root=true
+type SandboxList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Sandbox `json:"items"`
+}

@@ -1,0 +1,142 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+	"github.com/fargo-dev/fargo/test/harness"
+)
+
+func eventMessages(t *testing.T, s *harness.Server, ns, pod, reason string) string {
+	t.Helper()
+	out, _ := s.TryKubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name="+pod+",reason="+reason, "-o", "jsonpath={range .items[*]}{.source.component}|{.reportingComponent}: {.message}{\"\\n\"}{end}")
+	return out
+}
+
+func TestFargateSchedulerPlacesPods(t *testing.T) {
+	s := harness.StartServer(t)
+	s.RunTestHost()
+	createJSON(t, s, profileJSON("apps", `{"selectors":[{"namespace":"apps"}]}`))
+	waitProfile(t, s, "apps", "ACTIVE")
+	for _, ns := range []string{"apps", "other", "later"} {
+		s.Kubectl("create", "namespace", ns)
+		waitFor(t, "service account in "+ns, func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+	}
+	get := func(ns, name, path string) string {
+		out, _ := s.TryKubectl("get", "pod", "-n", ns, name, "-o", "jsonpath="+path)
+		return out
+	}
+
+	// The seed's example: 1 vCPU / 1750M becomes 1vCPU 2GB, on its own node.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"x","resources":{"requests":{"cpu":"1","memory":"1750M"},"limits":{"cpu":"1","memory":"1750M"}}}]}}`)
+	harness.Eventually(t, 30*time.Second, "web bound", func() bool { return get("apps", "web", "{.spec.nodeName}") != "" })
+	node := get("apps", "web", "{.spec.nodeName}")
+	if !strings.HasPrefix(node, "fargate-ip-192-168-") || !strings.HasSuffix(node, ".local-1.compute.internal") {
+		t.Errorf("node = %s", node)
+	}
+	if got := get("apps", "web", "{.metadata.annotations.CapacityProvisioned}"); got != "1vCPU 2GB" {
+		t.Errorf("CapacityProvisioned = %q", got)
+	}
+	if desc := s.Kubectl("describe", "pod", "-n", "apps", "web"); !strings.Contains(desc, "CapacityProvisioned: 1vCPU 2GB") {
+		t.Errorf("kubectl describe pod does not show the annotation:\n%s", desc)
+	}
+	if ev := eventMessages(t, s, "apps", "web", "Scheduled"); !strings.Contains(ev, "fargate-scheduler") || !strings.Contains(ev, "Successfully assigned apps/web to "+node) {
+		t.Errorf("Scheduled event: %q", ev)
+	}
+	// nominatedNodeName names the sandbox until binding (Kubernetes clears it then).
+	sbName := strings.TrimSpace(s.Kubectl("get", "sandbox", "-l", "fargo.dev/pod-uid="+get("apps", "web", "{.metadata.uid}"), "-o", "jsonpath={.items[0].metadata.name}"))
+	if ip := s.Kubectl("get", "sandbox", sbName, "-o", "jsonpath={.spec.ip}"); !strings.Contains(node, strings.ReplaceAll(ip, ".", "-")) || ip == "" {
+		t.Errorf("sandbox %s has IP %q, node %s", sbName, ip, node)
+	}
+
+	// Not in a profile: default-scheduler, untouched.
+	s.Kubectl("run", "plain", "-n", "other", "--image=x")
+	if got := get("other", "plain", "{.spec.schedulerName}"); got != "default-scheduler" {
+		t.Errorf("plain pod scheduler = %q", got)
+	}
+	// Unsupported: the exact message, from fargate-scheduler.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hostnet","namespace":"apps"},"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"x"}]}}`)
+	harness.Eventually(t, 30*time.Second, "FailedScheduling for hostnet", func() bool {
+		return strings.Contains(eventMessages(t, s, "apps", "hostnet", "FailedScheduling"), "fargate-scheduler|fargate-scheduler: Pod not supported on Fargate: fields not supported: HostNetwork") ||
+			strings.Contains(eventMessages(t, s, "apps", "hostnet", "FailedScheduling"), "fargate-scheduler|: Pod not supported on Fargate: fields not supported: HostNetwork")
+	})
+	// Too large: PodScheduled=False with EKS's reason.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"x","resources":{"requests":{"cpu":"16","memory":"120Gi"}}}]}}`)
+	harness.Eventually(t, 30*time.Second, "huge marked too large", func() bool {
+		return get("apps", "huge", `{.status.conditions[?(@.type=="PodScheduled")].reason}`) == "POD_CPU_MEM_EXCEEDS_MAX_FARGATE_SIZE"
+	})
+	// schedulerName set by hand without a profile: Pending with a reason; scheduled
+	// once a profile for it becomes ACTIVE.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"early","namespace":"later"},"spec":{"schedulerName":"fargate-scheduler","containers":[{"name":"c","image":"x"}]}}`)
+	harness.Eventually(t, 30*time.Second, "not-matched event", func() bool {
+		return strings.Contains(eventMessages(t, s, "later", "early", "FailedScheduling"), "not matched by any ACTIVE Fargate profile")
+	})
+	createJSON(t, s, profileJSON("later", `{"selectors":[{"namespace":"later"}]}`))
+	harness.Eventually(t, 30*time.Second, "early bound after its profile became ACTIVE", func() bool { return get("later", "early", "{.spec.nodeName}") != "" })
+
+	// Deleting the pod releases its sandbox, and the host removes the node.
+	s.Kubectl("delete", "pod", "-n", "apps", "web", "--grace-period=0", "--force")
+	harness.Eventually(t, 30*time.Second, "sandbox released", func() bool {
+		_, err := s.TryKubectl("get", "sandbox", sbName)
+		return err != nil
+	})
+	harness.Eventually(t, 30*time.Second, "node removed", func() bool { _, err := s.TryKubectl("get", "node", node); return err != nil })
+}
+
+// Many pods at once get distinct IPs and sandboxes, each bound to its own node.
+func TestFargateSchedulerManyPods(t *testing.T) {
+	const n = 200
+	s := harness.StartServer(t)
+	s.RunTestHost()
+	createJSON(t, s, profileJSON("bulk", `{"selectors":[{"namespace":"bulk"}]}`))
+	waitProfile(t, s, "bulk", "ACTIVE")
+	s.Kubectl("create", "namespace", "bulk")
+	waitFor(t, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "bulk"); return err == nil })
+	c := s.CRClient()
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%03d", i), Namespace: "bulk"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}}}}}}
+		if err := c.Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	harness.Eventually(t, 3*time.Minute, fmt.Sprintf("%d pods bound", n), func() bool {
+		pods := &corev1.PodList{}
+		if err := c.List(ctx, pods, client.InNamespace("bulk")); err != nil {
+			return false
+		}
+		bound := 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != "" {
+				bound++
+			}
+		}
+		return bound == n
+	})
+	t.Logf("%d pods created and bound in %s", n, time.Since(start))
+	sbs := &v1alpha1.SandboxList{}
+	if err := c.List(ctx, sbs); err != nil {
+		t.Fatal(err)
+	}
+	ips, nodes := map[string]bool{}, map[string]bool{}
+	for _, sb := range sbs.Items {
+		ips[sb.Spec.IP], nodes[sb.Spec.NodeName] = true, true
+	}
+	if len(sbs.Items) != n || len(ips) != n || len(nodes) != n {
+		t.Errorf("%d sandboxes, %d distinct IPs, %d distinct nodes; want %d each", len(sbs.Items), len(ips), len(nodes), n)
+	}
+}
