@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build run test test-unit test-integration test-e2e bench-controlplane generate lint clean
+.PHONY: all deps build run test test-unit test-integration test-e2e bench-controlplane bench-scheduler generate clean
 all: build
 
 deps:
@@ -55,6 +55,10 @@ test-e2e: build
 bench-controlplane: build bin/etcd
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
 		-bench BenchmarkControlPlane -benchtime 5x -timeout 30m ./test/integration/
+
+bench-scheduler: build
+	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
+		-bench BenchmarkSchedulerThroughput -benchtime 3x -timeout 30m ./test/integration/
 
 # Regenerate deepcopy functions and CRD manifests from pkg/apis.
 generate:

@@ -2,9 +2,11 @@ package harness
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -20,9 +23,12 @@ import (
 // testHostFinalizer holds a sandbox until the test host has removed its node.
 const testHostFinalizer = "fargo.dev/test-host"
 
+var quietLogs sync.Once
+
 // CRClient is a controller-runtime client that knows fargo's types.
 func (s *Server) CRClient() client.Client {
 	s.t.Helper()
+	quietLogs.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		s.t.Fatal(err)
