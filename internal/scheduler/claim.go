@@ -19,6 +19,8 @@ import (
 // named after the IP, so the API server refuses a second claim on an address even
 // when two schedulers race or the cache is behind.
 func (s *Scheduler) claim(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.FargateProfile, size sizing.Size, storageGiB int64) (*v1alpha1.Sandbox, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
 	all := &v1alpha1.SandboxList{}
 	if err := s.Client.List(ctx, all); err != nil {
 		return nil, fmt.Errorf("listing sandboxes: %w", err)

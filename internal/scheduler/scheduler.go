@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,8 +52,9 @@ type Scheduler struct {
 	Region   string
 	Subnets  map[string]Subnet
 
-	// claimed are IPs this scheduler created sandboxes for that its cache may not
-	// show yet; reconciles run one at a time, so no lock is needed.
+	// claimMu serialises IP choice across concurrent reconciles; claimed are IPs this
+	// scheduler created sandboxes for that its cache may not show yet.
+	claimMu sync.Mutex
 	claimed map[string]bool
 }
 

@@ -104,6 +104,11 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		}
 		return ws.StartedChecker()(nil) == nil, nil
 	})
+	// The pod webhook reads profiles from the cache and, failing open as EKS's does,
+	// would let pods through unmutated; so be synced before saying ready.
+	if err == nil && !mgr.GetCache().WaitForCacheSync(ctx) {
+		err = errors.New("controller caches did not sync")
+	}
 	if err == nil {
 		err = webhook.Register(ctx, direct, port, cp.CABundle)
 	}

@@ -140,3 +140,42 @@ func TestFargateSchedulerManyPods(t *testing.T) {
 		t.Errorf("%d sandboxes, %d distinct IPs, %d distinct nodes; want %d each", len(sbs.Items), len(ips), len(nodes), n)
 	}
 }
+
+// Addresses stay unique across a restart: the claims live in the API (Sandbox names),
+// not in the scheduler's memory.
+func TestFargateSchedulerIPsUniqueAcrossRestart(t *testing.T) {
+	args := harness.ServerArgs(t, t.TempDir())
+	s := harness.StartServerWith(t, args)
+	createJSON(t, s, profileJSON("r", `{"selectors":[{"namespace":"r"}]}`))
+	waitProfile(t, s, "r", "ACTIVE")
+	s.Kubectl("create", "namespace", "r")
+	waitFor(t, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "r"); return err == nil })
+	for i := 0; i < 5; i++ {
+		s.Kubectl("run", fmt.Sprintf("before%d", i), "-n", "r", "--image=x")
+	}
+	countSandboxes := func(srv *harness.Server) int {
+		out, _ := srv.TryKubectl("get", "sandboxes", "-o", "name")
+		return strings.Count(out, "sandbox.fargo.dev/")
+	}
+	harness.Eventually(t, 30*time.Second, "5 sandboxes", func() bool { return countSandboxes(s) == 5 })
+	s.Stop()
+	s2 := harness.StartServerWith(t, args)
+	for i := 0; i < 5; i++ {
+		s2.Kubectl("run", fmt.Sprintf("after%d", i), "-n", "r", "--image=x")
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s2.Kubectl("get", "pods,sandboxes", "-A", "-o", "wide"))
+			t.Log(s2.Kubectl("get", "events", "-n", "r"))
+		}
+	})
+	harness.Eventually(t, 30*time.Second, "10 sandboxes", func() bool { return countSandboxes(s2) == 10 })
+	ips := strings.Fields(s2.Kubectl("get", "sandboxes", "-o", "jsonpath={.items[*].spec.ip}"))
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		if seen[ip] {
+			t.Errorf("IP %s handed out twice: %v", ip, ips)
+		}
+		seen[ip] = true
+	}
+}
