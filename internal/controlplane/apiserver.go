@@ -34,7 +34,7 @@ func apiServerArgs(c *Config, cs *certs, etcdServers []string, advertise net.IP)
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
 		"--allow-privileged=true",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(c.Profiling),
 		"--requestheader-client-ca-file=" + cs.FrontProxyCA.CertFile,
 		"--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-username-headers=X-Remote-User",

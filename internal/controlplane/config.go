@@ -30,6 +30,9 @@ type Config struct {
 	// LeaderElect turns on leader election for controller-manager and scheduler, for
 	// several servers sharing one external etcd.
 	LeaderElect bool
+	// Profiling serves Go's pprof at /debug/pprof on the API port (admin only); it
+	// covers the whole process, fargo's controllers included.
+	Profiling bool
 
 	// WriteKubeconfig is an extra path for the admin kubeconfig.
 	WriteKubeconfig string

@@ -43,3 +43,13 @@ func NodeName(ip net.IP, region string) string {
 }
 
 func dashed(ip net.IP) string { return strings.ReplaceAll(ip.String(), ".", "-") }
+
+// SandboxOfNode is the Sandbox object behind a Fargate node name, if it is one.
+func SandboxOfNode(node string) (string, bool) {
+	rest, ok := strings.CutPrefix(node, "fargate-")
+	if !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, ".")
+	return name, strings.HasPrefix(name, "ip-")
+}

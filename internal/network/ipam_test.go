@@ -24,3 +24,15 @@ func TestFreeIP(t *testing.T) {
 		t.Errorf("node name %s", n)
 	}
 }
+
+func TestSandboxOfNode(t *testing.T) {
+	ip := net.ParseIP("192.168.1.7")
+	if got, ok := SandboxOfNode(NodeName(ip, "local-1")); !ok || got != SandboxName(ip) {
+		t.Errorf("SandboxOfNode(NodeName) = %q, %v; want %q", got, ok, SandboxName(ip))
+	}
+	for _, n := range []string{"big", "ip-10-0-0-1.ec2.internal", "fargate-x.local-1.compute.internal"} {
+		if got, ok := SandboxOfNode(n); ok {
+			t.Errorf("SandboxOfNode(%q) = %q, want none", n, got)
+		}
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/network"
 	"github.com/fargo-dev/fargo/internal/sizing"
@@ -15,32 +18,78 @@ import (
 )
 
 // claim returns the pod's Sandbox, creating it on first call: the profile's least
-// used subnet (an even spread, unlike EKS), and its first free IP. The Sandbox is
-// named after the IP, so the API server refuses a second claim on an address even
-// when two schedulers race or the cache is behind.
+// used subnet (an even spread, unlike EKS), its first free IP, and a live host with
+// room for the size. The Sandbox is named after the IP, so the API server refuses a
+// second claim on an address even when two schedulers race or the cache is behind.
+// Choices are made under a lock and recorded before the create, so concurrent
+// reconciles never pick the same IP or overfill a host, yet create in parallel.
 func (s *Scheduler) claim(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.FargateProfile, size sizing.Size, storageGiB int64) (*v1alpha1.Sandbox, error) {
+	for {
+		sb, existing, err := s.reserve(ctx, pod, prof, size, storageGiB)
+		if err != nil || existing {
+			return sb, err
+		}
+		err = s.Client.Create(ctx, sb)
+		if apierrors.IsAlreadyExists(err) {
+			// Someone our cache does not show yet holds the IP: keep it marked taken.
+			s.claimMu.Lock()
+			s.claimed[sb.Spec.IP] = &v1alpha1.Sandbox{Spec: v1alpha1.SandboxSpec{IP: sb.Spec.IP, SubnetID: sb.Spec.SubnetID}}
+			s.claimMu.Unlock()
+			continue
+		}
+		if err != nil {
+			s.claimMu.Lock()
+			delete(s.claimed, sb.Spec.IP)
+			s.claimMu.Unlock()
+			return nil, fmt.Errorf("creating sandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		s.Recorder.Eventf(pod, corev1.EventTypeNormal, "SandboxClaimed", "Sandbox %s (%s, %s in %s) claimed on host %s",
+			sb.Name, sb.Spec.CapacityProvisioned, sb.Spec.IP, sb.Spec.SubnetID, sb.Spec.Host)
+		return sb, nil
+	}
+}
+
+// reserve returns the pod's existing sandbox (existing true), or chooses host,
+// subnet and IP for a new one and records it as claimed.
+func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.FargateProfile, size sizing.Size, storageGiB int64) (*v1alpha1.Sandbox, bool, error) {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	all := &v1alpha1.SandboxList{}
-	if err := s.Client.List(ctx, all); err != nil {
-		return nil, fmt.Errorf("listing sandboxes: %w", err)
+	// Read-only views of the cache: copying every sandbox per claim is O(n²).
+	if err := s.Client.List(ctx, all, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, false, fmt.Errorf("listing sandboxes: %w", err)
+	}
+	hosts := &v1alpha1.HostList{}
+	if err := s.Client.List(ctx, hosts, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, false, fmt.Errorf("listing hosts: %w", err)
 	}
 	if s.claimed == nil {
-		s.claimed = map[string]bool{}
+		s.claimed = map[string]*v1alpha1.Sandbox{}
 	}
-	used := map[string]bool{}
-	perSubnet := map[string]int{}
+	held := make([]*v1alpha1.Sandbox, 0, len(all.Items)+len(s.claimed))
 	for i := range all.Items {
 		sb := &all.Items[i]
 		if sb.Labels[LabelPodUID] == string(pod.UID) {
-			return sb, nil
+			return sb.DeepCopy(), true, nil
 		}
-		used[sb.Spec.IP] = true
 		delete(s.claimed, sb.Spec.IP) // the cache has caught up with it
+		held = append(held, sb)
+	}
+	used := map[string]bool{}
+	perSubnet := map[string]int{}
+	for _, sb := range s.claimed {
+		if sb.Labels[LabelPodUID] == string(pod.UID) {
+			return sb.DeepCopy(), true, nil // created, not yet in the cache
+		}
+		held = append(held, sb)
+	}
+	for _, sb := range held {
+		used[sb.Spec.IP] = true
 		perSubnet[sb.Spec.SubnetID]++
 	}
-	for ip := range s.claimed {
-		used[ip] = true
+	host, err := pickHost(rooms(hosts.Items, held, time.Now(), s.HostGrace), size, s.Placement)
+	if err != nil {
+		return nil, false, err
 	}
 	subnetID := ""
 	for _, id := range prof.Spec.Subnets {
@@ -49,33 +98,23 @@ func (s *Scheduler) claim(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.F
 		}
 	}
 	if subnetID == "" {
-		return nil, fmt.Errorf("Fargate profile %s has no subnet known to this cluster", prof.Name)
+		return nil, false, fmt.Errorf("Fargate profile %s has no subnet known to this cluster", prof.Name)
 	}
 	subnet := s.Subnets[subnetID]
-	for {
-		ip, ok := network.FreeIP(subnet.Net, func(ip net.IP) bool { return used[ip.String()] })
-		if !ok {
-			return nil, fmt.Errorf("no free IP address in subnet %s (%s) of Fargate profile %s", subnetID, subnet.Net, prof.Name)
-		}
-		sb := &v1alpha1.Sandbox{
-			ObjectMeta: metav1.ObjectMeta{Name: network.SandboxName(ip), Labels: map[string]string{LabelPodUID: string(pod.UID)}},
-			Spec: v1alpha1.SandboxSpec{
-				Pod:     v1alpha1.PodReference{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
-				Profile: prof.Name, CapacityProvisioned: size.String(), MilliCPU: size.MilliCPU, MemoryMiB: size.MemoryMiB,
-				EphemeralStorageGiB: storageGiB, SubnetID: subnetID, Zone: subnet.Zone, IP: ip.String(),
-				NodeName: network.NodeName(ip, s.Region),
-			},
-		}
-		err := s.Client.Create(ctx, sb)
-		if apierrors.IsAlreadyExists(err) {
-			used[ip.String()] = true
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating sandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
-		}
-		s.claimed[ip.String()] = true
-		s.Recorder.Eventf(pod, corev1.EventTypeNormal, "SandboxClaimed", "Sandbox %s (%s, %s in %s) claimed", sb.Name, sb.Spec.CapacityProvisioned, sb.Spec.IP, subnetID)
-		return sb, nil
+	ip, ok := network.FreeIP(subnet.Net, func(ip net.IP) bool { return used[ip.String()] })
+	if !ok {
+		return nil, false, fmt.Errorf("no free IP address in subnet %s (%s) of Fargate profile %s", subnetID, subnet.Net, prof.Name)
 	}
+	sb := &v1alpha1.Sandbox{
+		ObjectMeta: metav1.ObjectMeta{Name: network.SandboxName(ip), Labels: map[string]string{LabelPodUID: string(pod.UID)},
+			Finalizers: []string{v1alpha1.SandboxFinalizer}},
+		Spec: v1alpha1.SandboxSpec{
+			Pod:     v1alpha1.PodReference{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
+			Profile: prof.Name, CapacityProvisioned: size.String(), MilliCPU: size.MilliCPU, MemoryMiB: size.MemoryMiB,
+			EphemeralStorageGiB: storageGiB, SubnetID: subnetID, Zone: subnet.Zone, IP: ip.String(),
+			NodeName: network.NodeName(ip, s.Region), Host: host,
+		},
+	}
+	s.claimed[ip.String()] = sb.DeepCopy()
+	return sb, false, nil
 }

@@ -8,12 +8,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
 // Releaser deletes the Sandbox of a pod that is gone or finished. The host agent
-// holds the object (finalizer) until teardown, so its IP stays taken until then.
+// holds the object (finalizer) until teardown, so its IP stays taken until then;
+// a sandbox whose host is gone (its Host object deleted) has no one left to tear
+// it down, so the releaser lets it go.
 type Releaser struct {
 	Client client.Client
 }
@@ -25,7 +28,7 @@ func (r *Releaser) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if sb.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.orphan(ctx, sb)
 	}
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, podKey(sb), pod)
@@ -40,4 +43,23 @@ func (r *Releaser) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, fmt.Errorf("releasing sandbox %s: %w", sb.Name, err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// orphan drops the teardown finalizer of a released sandbox whose host is gone.
+func (r *Releaser) orphan(ctx context.Context, sb *v1alpha1.Sandbox) error {
+	if !controllerutil.ContainsFinalizer(sb, v1alpha1.SandboxFinalizer) {
+		return nil
+	}
+	if sb.Spec.Host != "" {
+		err := r.Client.Get(ctx, client.ObjectKey{Name: sb.Spec.Host}, &v1alpha1.Host{})
+		if !apierrors.IsNotFound(err) {
+			return client.IgnoreNotFound(err) // the host tears it down
+		}
+	}
+	patch := client.MergeFrom(sb.DeepCopy())
+	controllerutil.RemoveFinalizer(sb, v1alpha1.SandboxFinalizer)
+	if err := r.Client.Patch(ctx, sb, patch); err != nil {
+		return fmt.Errorf("releasing sandbox %s of gone host %q: %w", sb.Name, sb.Spec.Host, err)
+	}
+	return nil
 }

@@ -32,9 +32,7 @@ import (
 const (
 	AnnotationCapacity = "CapacityProvisioned"
 	// LabelPodUID ties a Sandbox to its pod.
-	LabelPodUID = "fargo.dev/pod-uid"
-	// retryAfter paces re-checks of pods that cannot be placed yet.
-	retryAfter      = 10 * time.Second
+	LabelPodUID     = "fargo.dev/pod-uid"
 	tooLargeMessage = "Your pod's cpu/memory requirements exceed the max Fargate configuration"
 )
 
@@ -51,21 +49,28 @@ type Scheduler struct {
 	Recorder record.EventRecorder
 	Region   string
 	Subnets  map[string]Subnet
+	// Placement chooses among hosts with room; HostGrace is how long a host may be
+	// silent and still get sandboxes.
+	Placement Placement
+	HostGrace time.Duration
 
-	// claimMu serialises IP choice across concurrent reconciles; claimed are IPs this
-	// scheduler created sandboxes for that its cache may not show yet.
+	// claimMu serialises IP and host choice across concurrent reconciles; claimed are
+	// sandboxes this scheduler created that its cache may not show yet, by IP.
 	claimMu sync.Mutex
-	claimed map[string]bool
+	claimed map[string]*v1alpha1.Sandbox
+	retries retries
 }
 
 // Reconcile places one pod, in ordered sub-steps: profile → support → size →
-// annotate → claim a sandbox → bind.
+// claim a sandbox → bind (with the CapacityProvisioned annotation).
 func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	pod := &corev1.Pod{}
 	if err := s.Client.Get(ctx, req.NamespacedName, pod); err != nil {
+		s.retries.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !waiting(pod) {
+		s.retries.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	prof, err := s.profileFor(ctx, pod)
@@ -82,7 +87,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	}
 	if msg := support.Check(pod, lookup); msg != "" {
 		s.fail(pod, msg)
-		return ctrl.Result{RequeueAfter: retryAfter}, nil // a PVC may bind meanwhile
+		return ctrl.Result{RequeueAfter: s.retries.next(req.NamespacedName, false)}, nil // a PVC may bind meanwhile
 	}
 	size, err := sizing.ForPod(&pod.Spec)
 	if errors.Is(err, sizing.ErrTooLarge) {
@@ -93,14 +98,12 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		s.fail(pod, "Pod not supported on Fargate: "+serr.Error())
 		return ctrl.Result{}, nil
 	}
-	if err := s.annotate(ctx, pod, size); err != nil {
-		return ctrl.Result{}, err
-	}
 	sb, err := s.claim(ctx, pod, prof, size, storage)
 	if err != nil {
 		s.fail(pod, err.Error())
-		return ctrl.Result{RequeueAfter: retryAfter}, nil
+		return ctrl.Result{RequeueAfter: s.retries.next(req.NamespacedName, errors.Is(err, errNoRoom))}, nil
 	}
+	s.retries.forget(req.NamespacedName)
 	if pod.Status.NominatedNodeName != sb.Name {
 		patch := client.MergeFrom(pod.DeepCopy())
 		pod.Status.NominatedNodeName = sb.Name
@@ -108,7 +111,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 			return ctrl.Result{}, fmt.Errorf("nominating sandbox %s for pod %s: %w", sb.Name, req, err)
 		}
 	}
-	return ctrl.Result{}, s.bind(ctx, pod, sb)
+	return ctrl.Result{}, s.bind(ctx, pod, sb, size)
 }
 
 // waiting is a pod this scheduler still has to place.
@@ -119,7 +122,7 @@ func waiting(pod *corev1.Pod) bool {
 
 func (s *Scheduler) profileFor(ctx context.Context, pod *corev1.Pod) (*v1alpha1.FargateProfile, error) {
 	list := &v1alpha1.FargateProfileList{}
-	if err := s.Client.List(ctx, list); err != nil {
+	if err := s.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing Fargate profiles: %w", err)
 	}
 	var active []*v1alpha1.FargateProfile
@@ -161,23 +164,10 @@ func (s *Scheduler) tooLarge(ctx context.Context, pod *corev1.Pod, cause error) 
 	return nil
 }
 
-func (s *Scheduler) annotate(ctx context.Context, pod *corev1.Pod, size sizing.Size) error {
-	if pod.Annotations[AnnotationCapacity] == size.String() {
-		return nil
-	}
-	patch := client.MergeFrom(pod.DeepCopy())
-	if pod.Annotations == nil {
-		pod.Annotations = map[string]string{}
-	}
-	pod.Annotations[AnnotationCapacity] = size.String()
-	if err := s.Client.Patch(ctx, pod, patch); err != nil {
-		return fmt.Errorf("annotating pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	return nil
-}
-
 // bind creates the pod's Binding once its sandbox's node is registered and Ready.
-func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox) error {
+// The Binding carries the CapacityProvisioned annotation, which the API server
+// copies onto the pod in the same write.
+func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox, size sizing.Size) error {
 	if sb.Status.Phase != v1alpha1.SandboxRunning || sb.Status.NodeName == "" {
 		return nil // the sandbox watch brings the pod back
 	}
@@ -188,7 +178,8 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sand
 	if !nodeReady(node) {
 		return nil
 	}
-	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
+		Annotations: map[string]string{AnnotationCapacity: size.String()}},
 		Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
 	if err := s.Client.SubResource("binding").Create(ctx, pod, binding); err != nil {
 		if apierrors.IsConflict(err) {

@@ -59,7 +59,7 @@ type controllers struct {
 
 // startControllers runs the profile lifecycle controller and the admission
 // webhooks, and registers the webhooks once they serve.
-func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int) (*controllers, error) {
+func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
 	scheme := Scheme()
 	cfg := rest.CopyConfig(cp.AdminConfig)
@@ -80,7 +80,8 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		return nil, fmt.Errorf("setting up the Fargate profile controller: %w", err)
 	}
 	sched := &scheduler.Scheduler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorderFor(webhook.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster)}
+		Recorder: mgr.GetEventRecorderFor(webhook.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster),
+		Placement: placement}
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fargo-dev/fargo/internal/eksapi"
+	"github.com/fargo-dev/fargo/internal/scheduler"
 )
 
 // Options are the flags of `fargo server`.
@@ -30,12 +31,14 @@ type Options struct {
 	ControllerManagerPort int
 	SchedulerPort         int
 	LeaderElect           bool
+	Profiling             bool
 
 	WebhookPort int
 	EKSAPIPort  int
 	EKSKeys     eksapi.Keys
 	AccountID   string
 	Fargate     bool
+	Placement   string
 
 	LogDir    string
 	Verbosity int
@@ -70,6 +73,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EKSKeys.SecretAccessKey, "eks-secret-access-key", "", "secret access key for --eks-access-key-id")
 	fs.StringVar(&o.AccountID, "account-id", "000000000000", "12-digit AWS account id used in ARNs (Fargate profiles, default pod execution role)")
 	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, as eksctl create cluster --fargate does")
+	fs.StringVar(&o.Placement, "placement", string(scheduler.Spread), "how the fargate-scheduler chooses among hosts with room for a sandbox: spread (the host with the most room left) or binpack (the fullest host that fits)")
+	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof for the whole server at /debug/pprof on the API port (admin credentials), e.g. kubectl get --raw '/debug/pprof/profile?seconds=10'")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")
 	fs.IntVarP(&o.Verbosity, "v", "v", 0, "log verbosity of the Kubernetes components (klog level)")
 }

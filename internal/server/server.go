@@ -17,6 +17,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/scheduler"
 	"github.com/fargo-dev/fargo/internal/version"
 )
 
@@ -29,6 +30,10 @@ const stopTimeout = 8 * time.Second
 // Progress goes to out, one line per component as it becomes ready.
 func Run(o *Options, out io.Writer) error {
 	start := time.Now()
+	placement, err := scheduler.ParsePlacement(o.Placement)
+	if err != nil {
+		return fmt.Errorf("--placement: %w", err)
+	}
 	cluster, err := o.loadCluster()
 	if err != nil {
 		return err
@@ -65,7 +70,7 @@ func Run(o *Options, out io.Writer) error {
 		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
 	}
 	pc := ProfileCluster(cluster, o.AccountID)
-	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort)
+	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort, placement)
 	if err != nil {
 		cp.Stop(stopTimeout)
 		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)
@@ -172,6 +177,7 @@ func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlpl
 		ControllerManagerPort: o.ControllerManagerPort,
 		SchedulerPort:         o.SchedulerPort,
 		LeaderElect:           o.LeaderElect,
+		Profiling:             o.Profiling,
 		WriteKubeconfig:       o.WriteKubeconfig,
 		LogDir:                logDir,
 		Verbosity:             o.Verbosity,

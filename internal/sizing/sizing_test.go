@@ -141,12 +141,3 @@ func FuzzRound(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkForPod(b *testing.B) {
-	spec := &corev1.PodSpec{InitContainers: []corev1.Container{ctr("2", "4Gi")}, Containers: []corev1.Container{ctr("500m", "1Gi"), ctr("500m", "1Gi")}}
-	for i := 0; i < b.N; i++ {
-		if _, err := ForPod(spec); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

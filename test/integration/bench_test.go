@@ -4,13 +4,12 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fargo-dev/fargo/test/benchdoc"
 	"github.com/fargo-dev/fargo/test/harness"
 )
 
@@ -47,12 +46,12 @@ func BenchmarkControlPlane(b *testing.B) {
 		warm = append(warm, s2.Ready.Sub(s2.Started).Seconds())
 		s2.Stop()
 	}
-	b.ReportMetric(median(cold), "ready-cold-s")
-	b.ReportMetric(median(warm), "ready-warm-s")
-	b.ReportMetric(median(rss), "idle-rss-MiB")
-	b.ReportMetric(median(etcdReady), "etcd-ready-s")
-	b.ReportMetric(median(etcdRSS), "etcd-rss-MiB")
-	if doc := os.Getenv("FARGO_BENCH_DOC"); doc != "" {
+	b.ReportMetric(benchdoc.Median(cold), "ready-cold-s")
+	b.ReportMetric(benchdoc.Median(warm), "ready-warm-s")
+	b.ReportMetric(benchdoc.Median(rss), "idle-rss-MiB")
+	b.ReportMetric(benchdoc.Median(etcdReady), "etcd-ready-s")
+	b.ReportMetric(benchdoc.Median(etcdRSS), "etcd-rss-MiB")
+	if doc := benchdoc.Path(); doc != "" {
 		if err := writeBenchDoc(doc, b.N, cold, warm, rss, etcdReady, etcdRSS); err != nil {
 			b.Fatal(err)
 		}
@@ -64,40 +63,8 @@ func writeBenchDoc(path string, n int, cold, warm, rss, etcdReady, etcdRSS []flo
 	fmt.Fprintf(&sec, "Measured %s on %d cores (%s/%s), %d starts each; median (min–max).\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, n)
 	sec.WriteString("| figure | fargo server | baseline: bare etcd | ratio | target |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(&sec, "| time to ready, new data dir | %s s | %s s | %.1f× | ≤ 5 s |\n", spread(cold), spread(etcdReady), median(cold)/median(etcdReady))
-	fmt.Fprintf(&sec, "| time to ready, restart | %s s | | %.1f× | ≤ 5 s |\n", spread(warm), median(warm)/median(etcdReady))
-	fmt.Fprintf(&sec, "| idle RSS after %s | %s MiB | %s MiB | %.1f× | ≤ 600 MiB |\n", idleWait, spread(rss), spread(etcdRSS), median(rss)/median(etcdRSS))
-	return replaceSection(path, "bench-controlplane", sec.String())
-}
-
-// replaceSection rewrites the text between <!-- name:start --> and <!-- name:end -->.
-func replaceSection(path, name, body string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	startMark, endMark := "<!-- "+name+":start -->\n", "<!-- "+name+":end -->"
-	s := string(data)
-	i, j := strings.Index(s, startMark), strings.Index(s, endMark)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s ... %s markers", path, startMark, endMark)
-	}
-	s = s[:i+len(startMark)] + body + s[j:]
-	return os.WriteFile(path, []byte(s), 0o644)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func spread(v []float64) string {
-	if len(v) == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(v), slices.Min(v), slices.Max(v))
+	fmt.Fprintf(&sec, "| time to ready, new data dir | %s s | %s s | %.1f× | ≤ 5 s |\n", benchdoc.Spread(cold), benchdoc.Spread(etcdReady), benchdoc.Median(cold)/benchdoc.Median(etcdReady))
+	fmt.Fprintf(&sec, "| time to ready, restart | %s s | | %.1f× | ≤ 5 s |\n", benchdoc.Spread(warm), benchdoc.Median(warm)/benchdoc.Median(etcdReady))
+	fmt.Fprintf(&sec, "| idle RSS after %s | %s MiB | %s MiB | %.1f× | ≤ 600 MiB |\n", idleWait, benchdoc.Spread(rss), benchdoc.Spread(etcdRSS), benchdoc.Median(rss)/benchdoc.Median(etcdRSS))
+	return benchdoc.ReplaceSection(path, "bench-controlplane", sec.String())
 }

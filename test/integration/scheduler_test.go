@@ -146,6 +146,7 @@ func TestFargateSchedulerManyPods(t *testing.T) {
 func TestFargateSchedulerIPsUniqueAcrossRestart(t *testing.T) {
 	args := harness.ServerArgs(t, t.TempDir())
 	s := harness.StartServerWith(t, args)
+	s.RunTestHost()
 	createJSON(t, s, profileJSON("r", `{"selectors":[{"namespace":"r"}]}`))
 	waitProfile(t, s, "r", "ACTIVE")
 	s.Kubectl("create", "namespace", "r")
@@ -160,6 +161,7 @@ func TestFargateSchedulerIPsUniqueAcrossRestart(t *testing.T) {
 	harness.Eventually(t, 30*time.Second, "5 sandboxes", func() bool { return countSandboxes(s) == 5 })
 	s.Stop()
 	s2 := harness.StartServerWith(t, args)
+	s2.RunTestHost()
 	for i := 0; i < 5; i++ {
 		s2.Kubectl("run", fmt.Sprintf("after%d", i), "-n", "r", "--image=x")
 	}

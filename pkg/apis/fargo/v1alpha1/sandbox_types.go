@@ -82,3 +82,7 @@ type SandboxList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Sandbox `json:"items"`
 }
+
+// SandboxFinalizer holds a released Sandbox (and so its IP) until its host has torn
+// the sandbox down. The scheduler sets it at creation; the host removes it.
+const SandboxFinalizer = "fargo.dev/teardown"
