@@ -1,0 +1,230 @@
+// Package conformance is the test suite every runtime backend passes: the same
+// behaviour asked of the fake and of containerd, so the agent can rely on it.
+// A backend's test calls Run with a Fixture saying how to express, in that
+// backend, a container that keeps running and one that exits with a code.
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+// Fixture adapts the suite to one backend.
+type Fixture struct {
+	// New returns a fresh runtime; the suite closes it.
+	New func(t *testing.T) runtime.Runtime
+	// Image is an image the backend can pull (from a loopback registry for real ones).
+	Image string
+	// Sleep runs until stopped; Exit(n) exits at once with code n; OOM allocates
+	// past the sandbox's memory limit.
+	Sleep []string
+	Exit  func(code int) []string
+	OOM   []string
+	// IP is the sandbox address to use; the suite uses IP, IP+1, ….
+	IP net.IP
+}
+
+// Run runs every conformance test against the fixture's backend.
+func Run(t *testing.T, f Fixture) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Fixture)
+	}{
+		{"SandboxLifecycle", sandboxLifecycle},
+		{"ImageCache", imageCache},
+		{"ContainerRunsAndStops", containerRunsAndStops},
+		{"ExitCodes", exitCodes},
+		{"RestartAttempt", restartAttempt},
+		{"OOMKilled", oomKilled},
+		{"Exec", execInContainer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
+	}
+}
+
+func setup(t *testing.T, f Fixture, n int) (context.Context, runtime.Runtime, runtime.Sandbox) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	rt := f.New(t)
+	ip := slices.Clone(f.IP.To4())
+	ip[3] += byte(n)
+	sb := runtime.Sandbox{ID: "ip-conformance-" + fmt.Sprint(n), Namespace: "conformance", Pod: t.Name(), PodUID: fmt.Sprint("uid-", n),
+		Hostname: "conformance", IP: ip, MilliCPU: 250, MemoryMiB: 512}
+	if err := rt.CreateSandbox(ctx, sb); err != nil {
+		t.Fatalf("CreateSandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := rt.RemoveSandbox(context.Background(), sb.ID); err != nil {
+			t.Errorf("RemoveSandbox: %v", err)
+		}
+		if err := rt.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if _, err := rt.PullImage(ctx, f.Image, runtime.PullIfNotPresent, nil); err != nil {
+		t.Fatalf("PullImage(%s): %v", f.Image, err)
+	}
+	return ctx, rt, sb
+}
+
+func status(t *testing.T, ctx context.Context, rt runtime.Runtime, sandboxID, name string) runtime.ContainerStatus {
+	t.Helper()
+	all, err := rt.Containers(ctx, sandboxID)
+	if err != nil {
+		t.Fatalf("Containers: %v", err)
+	}
+	for _, st := range all {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("container %s not listed in %+v", name, all)
+	return runtime.ContainerStatus{}
+}
+
+// waitExited polls until the container has exited.
+func waitExited(t *testing.T, ctx context.Context, rt runtime.Runtime, sandboxID, name string) runtime.ContainerStatus {
+	t.Helper()
+	for {
+		st := status(t, ctx, rt, sandboxID, name)
+		if st.State == runtime.StateExited {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("container %s still %s", name, st.State)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func sandboxLifecycle(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 1)
+	if err := rt.CreateSandbox(ctx, sb); err != nil {
+		t.Errorf("second CreateSandbox (must be idempotent): %v", err)
+	}
+	ids, err := rt.Sandboxes(ctx)
+	if err != nil || !slices.Contains(ids, sb.ID) {
+		t.Errorf("Sandboxes = %v, %v; want it to list %s", ids, err, sb.ID)
+	}
+	if err := rt.RemoveSandbox(ctx, sb.ID); err != nil {
+		t.Fatalf("RemoveSandbox: %v", err)
+	}
+	if err := rt.RemoveSandbox(ctx, sb.ID); err != nil {
+		t.Errorf("second RemoveSandbox (must be idempotent): %v", err)
+	}
+	if ids, _ := rt.Sandboxes(ctx); slices.Contains(ids, sb.ID) {
+		t.Errorf("Sandboxes still lists %s after removal", sb.ID)
+	}
+	if _, err := rt.Containers(ctx, sb.ID); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Containers of a removed sandbox: %v, want ErrNotFound", err)
+	}
+}
+
+func imageCache(t *testing.T, f Fixture) {
+	ctx, rt, _ := setup(t, f, 2)
+	img, err := rt.PullImage(ctx, f.Image, runtime.PullIfNotPresent, nil)
+	if err != nil || img.Pulled || img.ID == "" {
+		t.Errorf("second PullImage IfNotPresent = %+v, %v; want served from the host's store with an ID", img, err)
+	}
+	if img, err := rt.PullImage(ctx, f.Image, runtime.PullNever, nil); err != nil || img.Pulled {
+		t.Errorf("PullImage Never of a present image = %+v, %v", img, err)
+	}
+	if _, err := rt.PullImage(ctx, f.Image+"-missing", runtime.PullNever, nil); err == nil {
+		t.Error("PullImage Never of an absent image succeeded")
+	}
+}
+
+func containerRunsAndStops(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 3)
+	c := runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep}
+	st, err := rt.StartContainer(ctx, sb.ID, c)
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	if st.ID == "" || st.ImageID == "" {
+		t.Errorf("started container has no ID or image ID: %+v", st)
+	}
+	if again, err := rt.StartContainer(ctx, sb.ID, c); err != nil || again.ID != st.ID {
+		t.Errorf("StartContainer again (same attempt) = %+v, %v; want the running one %s", again, err, st.ID)
+	}
+	if got := status(t, ctx, rt, sb.ID, "main"); got.State != runtime.StateRunning || got.Started.IsZero() {
+		t.Errorf("status = %+v, want Running with a start time", got)
+	}
+	if err := rt.StopContainer(ctx, sb.ID, "main", 2*time.Second); err != nil {
+		t.Fatalf("StopContainer: %v", err)
+	}
+	if got := waitExited(t, ctx, rt, sb.ID, "main"); got.Finished.IsZero() {
+		t.Errorf("stopped container has no finish time: %+v", got)
+	}
+	if err := rt.StopContainer(ctx, sb.ID, "main", time.Second); err != nil {
+		t.Errorf("StopContainer of an exited container: %v", err)
+	}
+}
+
+func exitCodes(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 4)
+	for _, tc := range []struct {
+		code   int
+		reason string
+	}{{0, runtime.ReasonCompleted}, {3, runtime.ReasonError}} {
+		name := fmt.Sprint("exit", tc.code)
+		if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: name, Image: f.Image, Command: f.Exit(tc.code)}); err != nil {
+			t.Fatalf("StartContainer %s: %v", name, err)
+		}
+		if got := waitExited(t, ctx, rt, sb.ID, name); got.ExitCode != int32(tc.code) || got.Reason != tc.reason {
+			t.Errorf("%s: exit %d reason %q, want %d %q", name, got.ExitCode, got.Reason, tc.code, tc.reason)
+		}
+	}
+}
+
+func restartAttempt(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 5)
+	first, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "c", Image: f.Image, Command: f.Exit(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, ctx, rt, sb.ID, "c")
+	second, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "c", Image: f.Image, Command: f.Sleep, Attempt: 1})
+	if err != nil {
+		t.Fatalf("restart (attempt 1): %v", err)
+	}
+	if second.ID == first.ID || second.Attempt != 1 {
+		t.Errorf("restart reused %s / attempt %d", second.ID, second.Attempt)
+	}
+	if got := status(t, ctx, rt, sb.ID, "c"); got.State != runtime.StateRunning || got.Attempt != 1 {
+		t.Errorf("after restart: %+v", got)
+	}
+}
+
+func oomKilled(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 6)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "hog", Image: f.Image, Command: f.OOM}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitExited(t, ctx, rt, sb.ID, "hog"); got.Reason != runtime.ReasonOOMKilled || got.ExitCode != 137 {
+		t.Errorf("memory hog: exit %d reason %q, want 137 OOMKilled", got.ExitCode, got.Reason)
+	}
+}
+
+func execInContainer(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 7)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep}); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []int{0, 2} {
+		res, err := rt.Exec(ctx, sb.ID, "main", f.Exit(code), 5*time.Second)
+		if err != nil || res.ExitCode != code {
+			t.Errorf("Exec %v = %+v, %v; want exit %d", f.Exit(code), res, err, code)
+		}
+	}
+}

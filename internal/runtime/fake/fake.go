@@ -1,0 +1,200 @@
+// Package fake is a runtime.Runtime that runs nothing: sandboxes and containers are
+// records in memory. It lets everything above the runtime (agent, nodes, pod status,
+// scheduler) be tested at scale without processes.
+//
+// Containers "run" until stopped, unless their command is the fake's own
+// `exit N` (exit at once with code N) or `oom` (killed for memory at once), which
+// the conformance suite uses where a real backend runs a real command.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+// Runtime is the fake backend. The zero value is not usable; call New.
+type Runtime struct {
+	mu        sync.Mutex
+	sandboxes map[string]*sandbox
+	images    map[string]bool
+	pulls     int
+}
+
+type sandbox struct {
+	spec       runtime.Sandbox
+	containers map[string]*runtime.ContainerStatus
+}
+
+// New returns an empty fake runtime.
+func New() *Runtime {
+	return &Runtime{sandboxes: map[string]*sandbox{}, images: map[string]bool{}}
+}
+
+// Name implements runtime.Runtime.
+func (r *Runtime) Name() string { return "fake" }
+
+// Version implements runtime.Runtime.
+func (r *Runtime) Version(context.Context) (string, error) { return "fake://1", nil }
+
+// Pulls counts the image pulls that were not served from the host's store.
+func (r *Runtime) Pulls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pulls
+}
+
+// CreateSandbox implements runtime.Runtime.
+func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
+	if sb.ID == "" {
+		return fmt.Errorf("creating sandbox for pod %s/%s: empty sandbox ID", sb.Namespace, sb.Pod)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sandboxes[sb.ID]; !ok {
+		r.sandboxes[sb.ID] = &sandbox{spec: sb, containers: map[string]*runtime.ContainerStatus{}}
+	}
+	return nil
+}
+
+// RemoveSandbox implements runtime.Runtime.
+func (r *Runtime) RemoveSandbox(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.sandboxes, id)
+	return nil
+}
+
+// Sandboxes implements runtime.Runtime.
+func (r *Runtime) Sandboxes(context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.sandboxes))
+	for id := range r.sandboxes {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// PullImage implements runtime.Runtime: any reference "exists" unless it contains
+// "missing".
+func (r *Runtime) PullImage(_ context.Context, ref string, policy runtime.PullPolicy, _ []runtime.Auth) (runtime.Image, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	img := runtime.Image{Ref: ref, ID: "fake@" + ref}
+	if r.images[ref] && policy != runtime.PullAlways {
+		return img, nil
+	}
+	if policy == runtime.PullNever {
+		return runtime.Image{}, fmt.Errorf("image %s is not present with pull policy Never: %w", ref, runtime.ErrNotFound)
+	}
+	if strings.Contains(ref, "missing") {
+		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, runtime.ErrNotFound)
+	}
+	r.images[ref], img.Pulled = true, true
+	r.pulls++
+	return img, nil
+}
+
+func (r *Runtime) sandbox(id string) (*sandbox, error) {
+	sb, ok := r.sandboxes[id]
+	if !ok {
+		return nil, fmt.Errorf("sandbox %s: %w", id, runtime.ErrNotFound)
+	}
+	return sb, nil
+}
+
+// StartContainer implements runtime.Runtime.
+func (r *Runtime) StartContainer(_ context.Context, sandboxID string, c runtime.Container) (runtime.ContainerStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return runtime.ContainerStatus{}, err
+	}
+	if !r.images[c.Image] {
+		return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: image %s: %w", c.Name, c.Image, runtime.ErrNotFound)
+	}
+	if old, ok := sb.containers[c.Name]; ok && old.Attempt == c.Attempt {
+		return *old, nil
+	}
+	now := time.Now()
+	st := &runtime.ContainerStatus{Name: c.Name, ID: fmt.Sprintf("fake://%s-%s-%d", sandboxID, c.Name, c.Attempt),
+		Image: c.Image, ImageID: "fake@" + c.Image, Attempt: c.Attempt, State: runtime.StateRunning, Started: now}
+	switch cmd := append(append([]string{}, c.Command...), c.Args...); {
+	case len(cmd) == 2 && cmd[0] == "exit":
+		code, err := strconv.Atoi(cmd[1])
+		if err != nil {
+			return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: fake command %q: %w", c.Name, cmd, err)
+		}
+		exit(st, int32(code), now)
+	case len(cmd) == 1 && cmd[0] == "oom":
+		exit(st, 137, now)
+		st.Reason = runtime.ReasonOOMKilled
+	}
+	sb.containers[c.Name] = st
+	return *st, nil
+}
+
+func exit(st *runtime.ContainerStatus, code int32, at time.Time) {
+	st.State, st.ExitCode, st.Finished, st.Reason = runtime.StateExited, code, at, runtime.ReasonCompleted
+	if code != 0 {
+		st.Reason = runtime.ReasonError
+	}
+}
+
+// StopContainer implements runtime.Runtime: a running container exits as if it
+// died of SIGTERM.
+func (r *Runtime) StopContainer(_ context.Context, sandboxID, name string, _ time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return nil
+	}
+	if st, ok := sb.containers[name]; ok && st.State == runtime.StateRunning {
+		exit(st, 143, time.Now())
+	}
+	return nil
+}
+
+// Containers implements runtime.Runtime.
+func (r *Runtime) Containers(_ context.Context, sandboxID string) ([]runtime.ContainerStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.ContainerStatus, 0, len(sb.containers))
+	for _, st := range sb.containers {
+		out = append(out, *st)
+	}
+	return out, nil
+}
+
+// Exec implements runtime.Runtime: `exit N` returns N, anything else succeeds.
+func (r *Runtime) Exec(_ context.Context, sandboxID, name string, cmd []string, _ time.Duration) (runtime.ExecResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return runtime.ExecResult{}, err
+	}
+	if st, ok := sb.containers[name]; !ok || st.State != runtime.StateRunning {
+		return runtime.ExecResult{}, fmt.Errorf("exec in container %s of sandbox %s: not running", name, sandboxID)
+	}
+	if len(cmd) == 2 && cmd[0] == "exit" {
+		code, _ := strconv.Atoi(cmd[1])
+		return runtime.ExecResult{ExitCode: code}, nil
+	}
+	return runtime.ExecResult{Output: []byte(strings.Join(cmd, " "))}, nil
+}
+
+// Close implements runtime.Runtime.
+func (r *Runtime) Close() error { return nil }

@@ -1,0 +1,21 @@
+package fake
+
+import (
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+	"github.com/fargo-dev/fargo/internal/runtime/conformance"
+)
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.Fixture{
+		New:   func(*testing.T) runtime.Runtime { return New() },
+		Image: "registry.local/busybox:1",
+		Sleep: []string{"sleep"},
+		Exit:  func(code int) []string { return []string{"exit", strconv.Itoa(code)} },
+		OOM:   []string{"oom"},
+		IP:    net.ParseIP("192.168.100.4"),
+	})
+}

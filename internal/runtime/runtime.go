@@ -1,0 +1,156 @@
+// Package runtime is the seam between the host agent and what actually runs a
+// sandbox and its containers. Backends live beside it (fake/, later containerd/ and
+// a micro-VM backend); every backend passes the suite in conformance/.
+//
+// The shape follows the CRI that kubelet drives (sandbox, image, container), cut
+// down to what one Fargate pod per sandbox needs. Every call is idempotent, so an
+// agent restarted in the middle of a step simply repeats it.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+)
+
+// ErrNotFound is returned for a sandbox or container the backend does not have.
+var ErrNotFound = errors.New("not found")
+
+// Sandbox is one isolated, right-sized environment for one pod.
+type Sandbox struct {
+	// ID is the Sandbox object's name (ip-a-b-c-d): unique per host.
+	ID        string
+	Namespace string
+	Pod       string
+	PodUID    string
+	// Hostname is the pod's hostname (the pod name, as Kubernetes sets it).
+	Hostname string
+	// IP is the sandbox's address in the VPC; the node's InternalIP too.
+	IP net.IP
+	// MilliCPU and MemoryMiB are the provisioned size: the sandbox's cgroup limits.
+	MilliCPU  int64
+	MemoryMiB int64
+}
+
+// Mount is a host path made visible in a container.
+type Mount struct {
+	HostPath      string
+	ContainerPath string
+	ReadOnly      bool
+}
+
+// Container is what to run in a sandbox.
+type Container struct {
+	Name       string
+	Image      string
+	Command    []string // entrypoint; empty means the image's
+	Args       []string // empty means the image's
+	Env        []string // KEY=value
+	WorkingDir string
+	Mounts     []Mount
+	// User and Group override the image's user when set.
+	User, Group *int64
+	// ReadOnlyRootfs mounts the image read-only.
+	ReadOnlyRootfs bool
+	TTY            bool
+	Stdin          bool
+	// Attempt counts restarts; a new attempt replaces the previous container.
+	Attempt int
+}
+
+// State is where a container is in its life.
+type State string
+
+// Container states.
+const (
+	StateCreated State = "Created"
+	StateRunning State = "Running"
+	StateExited  State = "Exited"
+)
+
+// Exit reasons, as kubelet reports them.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+)
+
+// ContainerStatus is what the backend knows of a container.
+type ContainerStatus struct {
+	Name     string
+	ID       string // backend://id, as in a pod's containerID
+	Image    string
+	ImageID  string
+	Attempt  int
+	State    State
+	ExitCode int32
+	Reason   string // for Exited: Completed, Error or OOMKilled
+	Started  time.Time
+	Finished time.Time
+}
+
+// Image is a pulled image.
+type Image struct {
+	Ref string
+	// ID is the image's content digest reference (kubelet's imageID).
+	ID string
+	// Pulled is false when the image was already on the host.
+	Pulled bool
+}
+
+// Auth is registry credentials for a pull, from imagePullSecrets.
+type Auth struct {
+	Username, Password string
+}
+
+// PullPolicy mirrors imagePullPolicy.
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullAlways       PullPolicy = "Always"
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+	PullNever        PullPolicy = "Never"
+)
+
+// ExecResult is the outcome of a command run in a container (exec probes).
+type ExecResult struct {
+	ExitCode int
+	Output   []byte
+}
+
+// Runtime runs sandboxes and their containers on one host.
+type Runtime interface {
+	// Name is the backend's name (containerd, fake, …), shown on nodes and hosts.
+	Name() string
+	// Version is the backend's version, e.g. "containerd://1.6.20".
+	Version(ctx context.Context) (string, error)
+
+	// CreateSandbox makes the sandbox exist; an existing one is left as it is.
+	CreateSandbox(ctx context.Context, sb Sandbox) error
+	// RemoveSandbox kills whatever still runs in it and frees everything it held.
+	// A missing sandbox is not an error.
+	RemoveSandbox(ctx context.Context, id string) error
+	// Sandboxes lists the IDs of the sandboxes on the host, for adoption after a
+	// restart and for the sweep of leftovers.
+	Sandboxes(ctx context.Context) ([]string, error)
+
+	// PullImage makes ref available per policy, with auth if given; images are
+	// shared by every sandbox on the host.
+	PullImage(ctx context.Context, ref string, policy PullPolicy, auth []Auth) (Image, error)
+
+	// StartContainer creates and starts c in the sandbox, replacing an exited
+	// container of the same name; a running one of the same attempt is left alone.
+	StartContainer(ctx context.Context, sandboxID string, c Container) (ContainerStatus, error)
+	// StopContainer sends SIGTERM, then SIGKILL after grace; an exited or missing
+	// container is not an error.
+	StopContainer(ctx context.Context, sandboxID, name string, grace time.Duration) error
+	// Containers reports every container of the sandbox.
+	Containers(ctx context.Context, sandboxID string) ([]ContainerStatus, error)
+	// Exec runs cmd in a running container and waits at most timeout.
+	Exec(ctx context.Context, sandboxID, name string, cmd []string, timeout time.Duration) (ExecResult, error)
+
+	// Close releases the backend's connections; sandboxes keep running.
+	Close() error
+}
