@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing generate clean
+.PHONY: all deps build run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density generate clean
 all: build
 
 deps:
@@ -59,6 +59,10 @@ bench-controlplane: build bin/etcd
 bench-scheduler: build
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
 		-bench BenchmarkSchedulerThroughput -benchtime 3x -timeout 30m ./test/integration/
+
+bench-density: build
+	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
+		-bench BenchmarkDensity -benchtime 3x -timeout 30m ./test/integration/
 
 bench-sizing: deps
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -run '^$$' \

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,16 +29,15 @@ type clusterFlags struct {
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cluster, "cluster", "", "name of the cluster (the fargo server's cluster name); required")
-	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the fargo server (default: $KUBECONFIG, else $FARGO_DATA_DIR/kubeconfig.yaml, else /var/lib/fargo/kubeconfig.yaml)")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", kubeconfigHelp)
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 25*time.Minute, "how long to wait for the operation, as eksctl's --timeout")
 }
 
-// connect returns a client for the server after checking it runs --cluster.
-func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
-	if f.cluster == "" {
-		return nil, fmt.Errorf("--cluster is required: name the cluster the fargo server runs")
-	}
-	path := f.kubeconfig
+// kubeconfigHelp documents the --kubeconfig flag of the client commands.
+const kubeconfigHelp = "kubeconfig of the fargo server (default: $KUBECONFIG, else $FARGO_DATA_DIR/kubeconfig.yaml, else /var/lib/fargo/kubeconfig.yaml)"
+
+// restConfig loads the kubeconfig at path, or the default one.
+func restConfig(path string) (*rest.Config, error) {
 	if path == "" {
 		path = os.Getenv("KUBECONFIG")
 	}
@@ -51,6 +51,18 @@ func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig %s (is a fargo server running? pass --kubeconfig): %w", path, err)
+	}
+	return cfg, nil
+}
+
+// connect returns a client for the server after checking it runs --cluster.
+func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
+	if f.cluster == "" {
+		return nil, fmt.Errorf("--cluster is required: name the cluster the fargo server runs")
+	}
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: server.Scheme()})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
 	"github.com/fargo-dev/fargo/internal/profile"
@@ -59,7 +60,7 @@ type controllers struct {
 
 // startControllers runs the profile lifecycle controller and the admission
 // webhooks, and registers the webhooks once they serve.
-func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement) (*controllers, error) {
+func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement, host *agent.Config) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
 	scheme := Scheme()
 	cfg := rest.CopyConfig(cp.AdminConfig)
@@ -84,6 +85,15 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		Placement: placement}
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
+	}
+	if host != nil {
+		a, err := agent.New(*host)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up the host agent: %w", err)
+		}
 	}
 	ws := mgr.GetWebhookServer()
 	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})

@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
 	"github.com/fargo-dev/fargo/internal/scheduler"
@@ -37,6 +38,14 @@ func Run(o *Options, out io.Writer) error {
 	cluster, err := o.loadCluster()
 	if err != nil {
 		return err
+	}
+	var hostCfg *agent.Config
+	if o.Host.Enabled() {
+		c, err := o.Host.Config(cluster.Metadata.Region, version.Kubernetes)
+		if err != nil {
+			return err
+		}
+		hostCfg = &c
 	}
 	cfg, err := o.controlPlaneConfig(cluster)
 	if err != nil {
@@ -70,12 +79,20 @@ func Run(o *Options, out io.Writer) error {
 		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
 	}
 	pc := ProfileCluster(cluster, o.AccountID)
-	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort, placement)
+	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort, placement, hostCfg)
 	if err != nil {
 		cp.Stop(stopTimeout)
 		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)
 	}
 	progress("fargo controllers", "webhooks on https://127.0.0.1:"+strconv.Itoa(o.WebhookPort))
+	if hostCfg != nil {
+		c := hostCfg.Capacity
+		progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes", hostCfg.HostName, hostCfg.Runtime.Name(),
+			strconv.FormatFloat(float64(c.MilliCPU)/1000, 'f', -1, 64), c.MemoryMiB))
+		if hostCfg.Runtime.Name() == agent.RuntimeFake {
+			fmt.Fprintln(out, "note: runtime fake: Fargate pods are reported Running but no container runs")
+		}
+	}
 	err = publishClusterInfo(ctx, ctrls.client, pc)
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()

@@ -81,6 +81,8 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 		"--scheduler-port", strconv.Itoa(FreePort(t)),
 		"--webhook-port", strconv.Itoa(FreePort(t)),
 		"--eks-api-port", strconv.Itoa(FreePort(t)),
+		// Tests bring their own hosts (RunTestHost, or --runtime fake).
+		"--runtime", "none",
 	}
 }
 

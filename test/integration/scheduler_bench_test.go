@@ -36,21 +36,8 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 			b.Fatalf("%v: %s", err, out)
 		}
 		c := s.CRClient()
-		ctx := context.Background()
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "big"}}
-		if err := c.Create(ctx, node); err != nil {
-			b.Fatal(err)
-		}
-		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
-		node.Status.Allocatable = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1000"), corev1.ResourceCPU: resource.MustParse("1000"), corev1.ResourceMemory: resource.MustParse("1Ti")}
-		node.Status.Capacity = node.Status.Allocatable
-		if err := c.Status().Update(ctx, node); err != nil {
-			b.Fatal(err)
-		}
-		for _, ns := range []string{"fargate", "plain"} {
-			s.Kubectl("create", "namespace", ns)
-			harness.Eventually(b, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
-		}
+		bigNode(b, c)
+		namespaces(b, s, "fargate", "plain")
 		harness.Eventually(b, 30*time.Second, "profile ACTIVE", func() bool {
 			out, _ := s.TryKubectl("get", "fp", "bench", "-o", "jsonpath={.status.status}")
 			return out == "ACTIVE"
@@ -73,43 +60,72 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 	}
 }
 
+// bigNode registers a Ready node with room for 1000 pods, for kube-scheduler.
+func bigNode(b *testing.B, c client.Client) {
+	ctx := context.Background()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "big"}}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
+	node.Status.Allocatable = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1000"), corev1.ResourceCPU: resource.MustParse("1000"), corev1.ResourceMemory: resource.MustParse("1Ti")}
+	node.Status.Capacity = node.Status.Allocatable
+	if err := c.Create(ctx, node); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// namespaces creates each namespace and waits for its default service account.
+func namespaces(b *testing.B, s *harness.Server, names ...string) {
+	for _, ns := range names {
+		s.Kubectl("create", "namespace", ns)
+		harness.Eventually(b, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+	}
+}
+
 // bindRate creates benchPods pods in ns and returns how many per second were bound.
 func bindRate(b *testing.B, c client.WithWatch, ns string) float64 {
-	ctx := context.Background()
 	start := time.Now()
-	// All at once, as a ReplicaSet's scale-up does: creators in parallel.
+	createPods(b, c, ns, benchPods)
+	waitPods(b, c, ns, benchPods, "bound", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+	return float64(benchPods) / time.Since(start).Seconds()
+}
+
+// createPods creates n pods in ns all at once, as a ReplicaSet's scale-up does:
+// creators in parallel.
+func createPods(b *testing.B, c client.Client, ns string, n int) {
 	var g errgroup.Group
 	g.SetLimit(benchCreators)
-	for i := 0; i < benchPods; i++ {
+	for i := 0; i < n; i++ {
 		g.Go(func() error {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%03d", i), Namespace: ns},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
-			return c.Create(ctx, pod)
+			return c.Create(context.Background(), pod)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	// Count bindings from a watch: polling 200 pods would load the server under test.
-	w, err := c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns))
+}
+
+// waitPods waits until n pods of ns satisfy done, counted from a watch: polling
+// hundreds of pods would load the server under test.
+func waitPods(b *testing.B, c client.WithWatch, ns string, n int, what string, done func(*corev1.Pod) bool) {
+	w, err := c.Watch(context.Background(), &corev1.PodList{}, client.InNamespace(ns))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Stop()
-	bound := map[string]bool{}
+	ok := map[string]bool{}
 	timeout := time.After(5 * time.Minute)
-	for len(bound) < benchPods {
+	for len(ok) < n {
 		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				b.Fatalf("pod watch ended with %d of %d pods bound in %s", len(bound), benchPods, ns)
+		case ev, open := <-w.ResultChan():
+			if !open {
+				b.Fatalf("pod watch ended with %d of %d pods %s in %s", len(ok), n, what, ns)
 			}
-			if p, isPod := ev.Object.(*corev1.Pod); isPod && p.Spec.NodeName != "" {
-				bound[p.Name] = true
+			if p, isPod := ev.Object.(*corev1.Pod); isPod && done(p) {
+				ok[p.Name] = true
 			}
 		case <-timeout:
-			b.Fatalf("%d of %d pods bound in %s after 5 minutes", len(bound), benchPods, ns)
+			b.Fatalf("%d of %d pods %s in %s after 5 minutes", len(ok), n, what, ns)
 		}
 	}
-	return float64(benchPods) / time.Since(start).Seconds()
 }

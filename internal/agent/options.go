@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+	"github.com/fargo-dev/fargo/internal/runtime/fake"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Runtime backends a host can use.
+const (
+	RuntimeFake = "fake"
+	RuntimeNone = "none"
+)
+
+// Options are the host flags shared by `fargo server` (its built-in agent) and
+// `fargo agent`.
+type Options struct {
+	Runtime      string
+	HostName     string
+	CPU          string
+	Memory       string
+	MaxSandboxes int64
+}
+
+// AddFlags registers the host flags on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet, runtimeHelp string) {
+	fs.StringVar(&o.Runtime, "runtime", RuntimeFake, runtimeHelp)
+	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
+	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
+	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
+	fs.Int64Var(&o.MaxSandboxes, "max-sandboxes", 0, "most sandboxes this host runs at once; 0: no limit beyond CPU and memory")
+}
+
+// Enabled is false for --runtime none: no agent on this machine.
+func (o *Options) Enabled() bool { return o.Runtime != RuntimeNone }
+
+// Config resolves the flags into an agent configuration with its runtime.
+func (o *Options) Config(region, kubeletVersion string) (Config, error) {
+	cfg := Config{Region: region, KubeletVersion: kubeletVersion, HostName: o.HostName}
+	if cfg.HostName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("finding the machine's hostname (set --host-name): %w", err)
+		}
+		cfg.HostName = strings.ToLower(h)
+	}
+	cpu, err := quantity("--host-cpu", o.CPU, int64(goruntime.NumCPU()))
+	if err != nil {
+		return cfg, err
+	}
+	memBytes, err := machineMemory()
+	if err != nil && o.Memory == "" {
+		return cfg, fmt.Errorf("%w (set --host-memory)", err)
+	}
+	mem, err := quantity("--host-memory", o.Memory, memBytes)
+	if err != nil {
+		return cfg, err
+	}
+	if o.MaxSandboxes < 0 {
+		return cfg, fmt.Errorf("--max-sandboxes %d: must be 0 (no limit) or more", o.MaxSandboxes)
+	}
+	cfg.Capacity = v1alpha1.HostCapacity{MilliCPU: cpu.MilliValue(), MemoryMiB: mem.Value() >> 20, Sandboxes: o.MaxSandboxes}
+	switch o.Runtime {
+	case RuntimeFake:
+		cfg.Runtime = fake.New()
+	default:
+		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s (no processes, for tests and scale runs) or %s (no agent on this machine)", o.Runtime, RuntimeFake, RuntimeNone)
+	}
+	return cfg, nil
+}
+
+func quantity(flag, s string, def int64) (resource.Quantity, error) {
+	if s == "" {
+		return *resource.NewQuantity(def, resource.DecimalSI), nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		return q, fmt.Errorf("%s %q: want a positive quantity such as 8, 3500m or 16Gi", flag, s)
+	}
+	return q, nil
+}
+
+// machineMemory is MemTotal from /proc/meminfo, in bytes.
+func machineMemory() (int64, error) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, fmt.Errorf("reading the machine's memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb int64
+		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("reading the machine's memory: no MemTotal in /proc/meminfo")
+}
+
+var _ runtime.Runtime = (*fake.Runtime)(nil)

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fargo-dev/fargo/internal/agent"
+	"github.com/fargo-dev/fargo/internal/version"
+)
+
+func newAgentCommand() *cobra.Command {
+	o := &agent.Options{}
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a host agent that runs Fargate sandboxes on this machine for a fargo server",
+		Long: `Run a host agent on this machine for the fargo server the kubeconfig points at.
+
+The agent registers this machine as a Host with the capacity it offers to sandboxes
+(--host-cpu, --host-memory, --max-sandboxes) and renews its heartbeat; the
+fargate-scheduler then places sandboxes on it. For each sandbox it starts the runtime
+sandbox, registers the sandbox as its own node (fargate-ip-…) with a lease, runs the
+pod and keeps its status current, and tears everything down when the pod goes.
+'fargo server' runs the same agent built in unless --runtime none.`,
+		Example: `  fargo agent --kubeconfig admin.yaml --host-name worker-1
+  fargo agent --runtime fake --host-cpu 64 --host-memory 256Gi   # scale tests, no processes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return agent.RunStandalone(ctx, cfg, o, version.Kubernetes, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	o.AddFlags(cmd.Flags(), "sandbox runtime: fake (no processes: pods are reported Running, nothing runs; the containerd runtime is not built yet)")
+	return cmd
+}

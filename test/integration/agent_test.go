@@ -1,0 +1,128 @@
+//go:build integration
+
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fargo-dev/fargo/test/harness"
+)
+
+// agentServer starts a server whose built-in agent uses the fake runtime, with a
+// profile for namespace "apps".
+func agentServer(t *testing.T, extra ...string) *harness.Server {
+	s := harness.StartServer(t, append([]string{"--runtime", "fake", "--host-name", "h1"}, extra...)...)
+	createJSON(t, s, profileJSON("apps", `{"selectors":[{"namespace":"apps"}]}`))
+	waitProfile(t, s, "apps", "ACTIVE")
+	s.Kubectl("create", "namespace", "apps")
+	waitFor(t, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "apps"); return err == nil })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.Kubectl("get", "pods,nodes,sandboxes,hosts", "-A", "-o", "wide"))
+			t.Log(s.Kubectl("get", "events", "-n", "apps"))
+		}
+	})
+	return s
+}
+
+func jsonpath(s *harness.Server, path string, args ...string) string {
+	out, _ := s.TryKubectl(append(args, "-o", "jsonpath="+path)...)
+	return out
+}
+
+// The seed's test2-fargate Deployment: two pods, each Running on its own Fargate
+// node whose InternalIP is the pod IP; deleting it removes both nodes.
+func TestAgentRunsPodsOnOwnNodes(t *testing.T) {
+	s := agentServer(t)
+	if hb := jsonpath(s, "{.status.heartbeatTime}", "get", "host", "h1"); hb == "" {
+		t.Errorf("host h1 has no heartbeat")
+	}
+	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image=nginx", "--replicas=2")
+	harness.Eventually(t, 60*time.Second, "2/2 ready", func() bool {
+		return jsonpath(s, "{.status.readyReplicas}", "get", "deployment", "-n", "apps", "test2-fargate") == "2"
+	})
+	pods := strings.Fields(jsonpath(s, "{.items[*].metadata.name}", "get", "pods", "-n", "apps"))
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", p)
+		nodes[node] = true
+		podIP := jsonpath(s, "{.status.podIP}", "get", "pod", "-n", "apps", p)
+		nodeIP := jsonpath(s, `{.status.addresses[?(@.type=="InternalIP")].address}`, "get", "node", node)
+		if !strings.HasPrefix(node, "fargate-ip-") || podIP == "" || podIP != nodeIP {
+			t.Errorf("pod %s on %s: pod IP %q, node InternalIP %q", p, node, podIP, nodeIP)
+		}
+		for path, want := range map[string]string{
+			`{.metadata.labels.eks\.amazonaws\.com/compute-type}`:                      "fargate",
+			`{.metadata.labels.kubernetes\.io/hostname}`:                               strings.TrimPrefix(node, "fargate-"),
+			`{.metadata.labels.topology\.kubernetes\.io/region}`:                       "local-1",
+			`{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}`:   "eks.amazonaws.com/compute-type=fargate:NoSchedule",
+			`{.status.capacity.cpu} {.status.capacity.memory} {.status.capacity.pods}`: "250m 512Mi 1",
+			`{.status.conditions[?(@.type=="Ready")].status}`:                          "True",
+		} {
+			if got := jsonpath(s, path, "get", "node", node); got != want {
+				t.Errorf("node %s %s = %q, want %q", node, path, got, want)
+			}
+		}
+		if holder := jsonpath(s, "{.spec.holderIdentity}", "get", "lease", "-n", "kube-node-lease", node); holder != node {
+			t.Errorf("lease of %s held by %q", node, holder)
+		}
+	}
+	if len(pods) != 2 || len(nodes) != 2 {
+		t.Fatalf("pods %v on nodes %v; want 2 pods on 2 nodes", pods, nodes)
+	}
+	wide := s.Kubectl("get", "pods", "-n", "apps", "-o", "wide")
+	t.Logf("kubectl get pods -o wide:\n%s", wide)
+
+	start := time.Now()
+	s.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")
+	harness.Eventually(t, 30*time.Second, "both Fargate nodes gone", func() bool {
+		out, _ := s.TryKubectl("get", "nodes", "-o", "name")
+		return !strings.Contains(out, "fargate-ip-")
+	})
+	t.Logf("nodes removed %s after the delete", time.Since(start).Round(time.Millisecond))
+	harness.Eventually(t, 30*time.Second, "sandboxes released", func() bool {
+		out, _ := s.TryKubectl("get", "sandboxes", "-o", "name")
+		return strings.TrimSpace(out) == ""
+	})
+}
+
+// A pod that exits is Succeeded or Failed with its exit code, and its node goes.
+func TestAgentPodExitsAndNodeGoes(t *testing.T) {
+	s := agentServer(t)
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"job","namespace":"apps"},"spec":{"restartPolicy":"Never",
+		"initContainers":[{"name":"init","image":"busybox","command":["exit","0"]}],
+		"containers":[{"name":"c","image":"busybox","command":["exit","3"]}]}}`)
+	harness.Eventually(t, 30*time.Second, "job Failed", func() bool { return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "job") == "Failed" })
+	if got := jsonpath(s, "{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason} {.status.initContainerStatuses[0].state.terminated.reason}", "get", "pod", "-n", "apps", "job"); got != "3 Error Completed" {
+		t.Errorf("job statuses: %q", got)
+	}
+	harness.Eventually(t, 30*time.Second, "node of the finished pod gone", func() bool {
+		out, _ := s.TryKubectl("get", "nodes", "-o", "name")
+		return !strings.Contains(out, "fargate-ip-")
+	})
+	// A crashing container under restartPolicy Always goes into CrashLoopBackOff.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"crash","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"busybox","command":["exit","1"]}]}}`)
+	harness.Eventually(t, 30*time.Second, "CrashLoopBackOff", func() bool {
+		return jsonpath(s, "{.status.containerStatuses[0].state.waiting.reason}", "get", "pod", "-n", "apps", "crash") == "CrashLoopBackOff"
+	})
+	harness.Eventually(t, 30*time.Second, "restarted once after 10s back-off", func() bool {
+		return jsonpath(s, "{.status.containerStatuses[0].restartCount}", "get", "pod", "-n", "apps", "crash") == "1"
+	})
+}
+
+// The sweep deletes a node of this host whose sandbox is gone.
+func TestAgentSweepsLeakedNode(t *testing.T) {
+	s := agentServer(t)
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Node","metadata":{"name":"fargate-ip-192-168-9-9.local-1.compute.internal","labels":{"fargo.dev/host":"h1","fargo.dev/sandbox":"ip-192-168-9-9"}}}`)
+	harness.Eventually(t, 30*time.Second, "leaked node swept", func() bool {
+		_, err := s.TryKubectl("get", "node", "fargate-ip-192-168-9-9.local-1.compute.internal")
+		return err != nil
+	})
+	out, err := exec.Command(harness.Bin(t, "fargo"), "agent", "--kubeconfig", s.Kubeconfig(), "--runtime", "kata").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `--runtime "kata": unknown runtime`) {
+		t.Errorf("fargo agent --runtime kata: %v\n%s", err, out)
+	}
+}
