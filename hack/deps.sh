@@ -4,7 +4,9 @@
 set -euo pipefail
 
 need_go="1.26"
-packages=(ca-certificates git make gcc libc6-dev procps)
+# containerd, runc, CNI plugins and iproute2: the host agent's containerd runtime;
+# busybox-static: the test and demo images.
+packages=(ca-certificates git make gcc libc6-dev procps iproute2 containerd runc containernetworking-plugins busybox-static)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,429 @@
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+// Container labels tie containerd containers to sandboxes.
+const (
+	labelSandbox   = "fargo.dev/sandbox"
+	labelContainer = "fargo.dev/container"
+	labelAttempt   = "fargo.dev/attempt"
+	labelStarted   = "fargo.dev/started"
+)
+
+// Runtime is the containerd backend.
+type Runtime struct {
+	dir    string
+	client *containerd.Client
+}
+
+// New connects to the containerd serving socket; dir (DATA/containerd) holds
+// sandbox records and container logs.
+func New(socket, dir string) (*Runtime, error) {
+	c, err := containerd.New(socket, containerd.WithDefaultNamespace(Namespace))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to containerd at %s: %w", socket, err)
+	}
+	return &Runtime{dir: dir, client: c}, nil
+}
+
+func (r *Runtime) ctx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, Namespace)
+}
+
+// Name implements runtime.Runtime.
+func (r *Runtime) Name() string { return "containerd" }
+
+// Version implements runtime.Runtime.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	v, err := r.client.Version(r.ctx(ctx))
+	if err != nil {
+		return "", fmt.Errorf("asking containerd its version: %w", err)
+	}
+	return "containerd://" + v.Version, nil
+}
+
+// CreateSandbox implements runtime.Runtime.
+func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
+	if sb.ID == "" {
+		return errors.New("creating sandbox: empty ID")
+	}
+	return r.createSandbox(sb)
+}
+
+// RemoveSandbox implements runtime.Runtime.
+func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
+	ctx = r.ctx(ctx)
+	list, err := r.containersOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if err := r.deleteContainer(ctx, c, 0); err != nil {
+			return err
+		}
+	}
+	return r.removeSandboxParts(id)
+}
+
+// Sandboxes implements runtime.Runtime.
+func (r *Runtime) Sandboxes(context.Context) ([]string, error) { return r.sandboxIDs() }
+
+// PullImage implements runtime.Runtime. Registries on loopback are reached over
+// plain HTTP, as Docker and containerd allow for localhost; others over HTTPS.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.PullPolicy, auth []runtime.Auth) (runtime.Image, error) {
+	ctx = r.ctx(ctx)
+	if policy != runtime.PullAlways {
+		img, err := r.client.GetImage(ctx, ref)
+		if err == nil {
+			if ok, _ := img.IsUnpacked(ctx, ""); ok {
+				return runtime.Image{Ref: ref, ID: img.Name() + "@" + img.Target().Digest.String()}, nil
+			}
+		}
+		if policy == runtime.PullNever {
+			return runtime.Image{}, fmt.Errorf("image %s is not present with pull policy Never: %w", ref, runtime.ErrNotFound)
+		}
+	}
+	opts := []docker.RegistryOpt{docker.WithPlainHTTP(docker.MatchLocalhost)}
+	if len(auth) > 0 {
+		opts = append(opts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) {
+			return auth[0].Username, auth[0].Password, nil
+		}))))
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(opts...)})
+	img, err := r.client.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithResolver(resolver))
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			err = errors.Join(err, runtime.ErrNotFound)
+		}
+		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return runtime.Image{Ref: ref, ID: img.Name() + "@" + img.Target().Digest.String(), Pulled: true}, nil
+}
+
+func containerID(sandboxID, name string, attempt int) string {
+	return sandboxID + "_" + name + "_" + strconv.Itoa(attempt)
+}
+
+// StartContainer implements runtime.Runtime.
+func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtime.Container) (runtime.ContainerStatus, error) {
+	ctx = r.ctx(ctx)
+	sb, err := r.loadSandbox(sandboxID)
+	if err != nil {
+		return runtime.ContainerStatus{}, err
+	}
+	id := containerID(sandboxID, c.Name, c.Attempt)
+	// Earlier attempts of the same container make way.
+	existing, err := r.containersOf(ctx, sandboxID)
+	if err != nil {
+		return runtime.ContainerStatus{}, err
+	}
+	for _, old := range existing {
+		labels, _ := old.Labels(ctx)
+		if labels[labelContainer] == c.Name && old.ID() != id {
+			if err := r.deleteContainer(ctx, old, time.Second); err != nil {
+				return runtime.ContainerStatus{}, err
+			}
+		}
+	}
+	ctr, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		ctr, err = r.newContainer(ctx, sb, c, id)
+	}
+	if err != nil {
+		return runtime.ContainerStatus{}, fmt.Errorf("creating container %s: %w", c.Name, err)
+	}
+	if _, err := ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+		logDir := filepath.Join(r.dir, "logs", sandboxID)
+		if err := os.MkdirAll(logDir, 0o700); err != nil {
+			return runtime.ContainerStatus{}, err
+		}
+		task, err := ctr.NewTask(ctx, cio.LogFile(filepath.Join(logDir, c.Name+"_"+strconv.Itoa(c.Attempt)+".log")))
+		if err != nil {
+			return runtime.ContainerStatus{}, fmt.Errorf("creating task of container %s: %w", c.Name, err)
+		}
+		if err := task.Start(ctx); err != nil {
+			_, _ = task.Delete(ctx, containerd.WithProcessKill)
+			return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: %w", c.Name, err)
+		}
+		if _, err := ctr.SetLabels(ctx, map[string]string{labelStarted: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+			return runtime.ContainerStatus{}, fmt.Errorf("labelling container %s: %w", c.Name, err)
+		}
+	}
+	return r.status(ctx, sandboxID, ctr)
+}
+
+// newContainer creates the container from its image, in the sandbox's netns and
+// cgroup, with Kubernetes' defaults: default capabilities, masked /proc paths,
+// no privilege escalation.
+func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtime.Container, id string) (containerd.Container, error) {
+	img, err := r.client.GetImage(ctx, c.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			err = errors.Join(err, runtime.ErrNotFound)
+		}
+		return nil, fmt.Errorf("image %s: %w", c.Image, err)
+	}
+	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
+	switch {
+	case len(c.Command) > 0:
+		opts = append(opts, oci.WithProcessArgs(append(append([]string{}, c.Command...), c.Args...)...))
+	case len(c.Args) > 0:
+		opts = append(opts, oci.WithImageConfigArgs(img, c.Args))
+	}
+	opts = append(opts,
+		oci.WithEnv(c.Env),
+		oci.WithHostname(sb.Hostname),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: NetnsPath(sb.ID)}),
+		oci.WithCgroup(cgroupPath(sb.ID)+"/"+id),
+		oci.WithNoNewPrivileges,
+		oci.WithMounts(mounts(c.Mounts)),
+	)
+	if c.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
+	}
+	if c.User != nil {
+		gid := uint32(0)
+		if c.Group != nil {
+			gid = uint32(*c.Group)
+		}
+		opts = append(opts, oci.WithUIDGID(uint32(*c.User), gid))
+	}
+	if c.ReadOnlyRootfs {
+		opts = append(opts, oci.WithRootFSReadonly())
+	}
+	return r.client.NewContainer(ctx, id,
+		containerd.WithImage(img),
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithNewSpec(opts...),
+		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt)}),
+	)
+}
+
+func mounts(in []runtime.Mount) []specs.Mount {
+	out := make([]specs.Mount, 0, len(in))
+	for _, m := range in {
+		opts := []string{"rbind", "rw"}
+		if m.ReadOnly {
+			opts[1] = "ro"
+		}
+		out = append(out, specs.Mount{Destination: m.ContainerPath, Source: m.HostPath, Type: "bind", Options: opts})
+	}
+	return out
+}
+
+// StopContainer implements runtime.Runtime.
+func (r *Runtime) StopContainer(ctx context.Context, sandboxID, name string, grace time.Duration) error {
+	ctx = r.ctx(ctx)
+	list, err := r.containersOf(ctx, sandboxID)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if labels, _ := c.Labels(ctx); labels[labelContainer] == name {
+			if err := stopTask(ctx, c, grace); err != nil {
+				return fmt.Errorf("stopping container %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// stopTask sends SIGTERM, then SIGKILL after grace, and waits for the exit.
+func stopTask(ctx context.Context, c containerd.Container, grace time.Duration) error {
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := task.Status(ctx)
+	if err != nil || st.Status == containerd.Stopped {
+		return err
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(grace):
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("still running 10s after SIGKILL")
+	}
+}
+
+// deleteContainer stops, then deletes a container, its task and snapshot.
+func (r *Runtime) deleteContainer(ctx context.Context, c containerd.Container, grace time.Duration) error {
+	if err := stopTask(ctx, c, grace); err != nil {
+		return fmt.Errorf("stopping container %s: %w", c.ID(), err)
+	}
+	if task, err := c.Task(ctx, nil); err == nil {
+		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("deleting task of %s: %w", c.ID(), err)
+		}
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("deleting container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+func (r *Runtime) containersOf(ctx context.Context, sandboxID string) ([]containerd.Container, error) {
+	list, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q==%s", labelSandbox, sandboxID))
+	if err != nil {
+		return nil, fmt.Errorf("listing containers of sandbox %s: %w", sandboxID, err)
+	}
+	return list, nil
+}
+
+// Containers implements runtime.Runtime.
+func (r *Runtime) Containers(ctx context.Context, sandboxID string) ([]runtime.ContainerStatus, error) {
+	ctx = r.ctx(ctx)
+	if _, err := r.loadSandbox(sandboxID); err != nil {
+		return nil, err
+	}
+	list, err := r.containersOf(ctx, sandboxID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.ContainerStatus, 0, len(list))
+	for _, c := range list {
+		st, err := r.status(ctx, sandboxID, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// status reads a container's labels and task state.
+func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Container) (runtime.ContainerStatus, error) {
+	info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return runtime.ContainerStatus{}, fmt.Errorf("reading container %s: %w", c.ID(), err)
+	}
+	st := runtime.ContainerStatus{Name: info.Labels[labelContainer], ID: "containerd://" + c.ID(), Image: info.Image,
+		ImageID: imageID(ctx, r.client, info), State: runtime.StateCreated}
+	st.Attempt, _ = strconv.Atoi(info.Labels[labelAttempt])
+	st.Started, _ = time.Parse(time.RFC3339Nano, info.Labels[labelStarted])
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading task of %s: %w", c.ID(), err)
+	}
+	ts, err := task.Status(ctx)
+	if err != nil {
+		return st, fmt.Errorf("reading task status of %s: %w", c.ID(), err)
+	}
+	switch ts.Status {
+	case containerd.Running, containerd.Paused, containerd.Pausing:
+		st.State = runtime.StateRunning
+	case containerd.Stopped:
+		st.State, st.ExitCode, st.Finished = runtime.StateExited, int32(ts.ExitStatus), ts.ExitTime
+		switch {
+		case ts.ExitStatus == 137 && oomKilled(sandboxID, c.ID()):
+			st.Reason = runtime.ReasonOOMKilled
+		case ts.ExitStatus == 0:
+			st.Reason = runtime.ReasonCompleted
+		default:
+			st.Reason = runtime.ReasonError
+		}
+	}
+	return st, nil
+}
+
+func imageID(ctx context.Context, c *containerd.Client, info containers.Container) string {
+	img, err := c.GetImage(ctx, info.Image)
+	if err != nil {
+		return ""
+	}
+	return img.Name() + "@" + img.Target().Digest.String()
+}
+
+// Exec implements runtime.Runtime.
+func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string, timeout time.Duration) (runtime.ExecResult, error) {
+	ctx = r.ctx(ctx)
+	list, err := r.containersOf(ctx, sandboxID)
+	if err != nil {
+		return runtime.ExecResult{}, err
+	}
+	for _, c := range list {
+		if labels, _ := c.Labels(ctx); labels[labelContainer] != name {
+			continue
+		}
+		task, err := c.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		spec, err := c.Spec(ctx)
+		if err != nil {
+			return runtime.ExecResult{}, fmt.Errorf("reading spec of %s: %w", c.ID(), err)
+		}
+		pspec := *spec.Process
+		pspec.Args, pspec.Terminal = cmd, false
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		proc, err := task.Exec(ctx, fmt.Sprintf("exec-%d", time.Now().UnixNano()), &pspec, cio.NewCreator(cio.WithStreams(nil, &out, &out)))
+		if err != nil {
+			return runtime.ExecResult{}, fmt.Errorf("exec in %s: %w", name, err)
+		}
+		defer proc.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+		exited, err := proc.Wait(ctx)
+		if err != nil {
+			return runtime.ExecResult{}, err
+		}
+		if err := proc.Start(ctx); err != nil {
+			return runtime.ExecResult{}, fmt.Errorf("exec in %s: %w", name, err)
+		}
+		select {
+		case st := <-exited:
+			proc.IO().Wait()
+			return runtime.ExecResult{ExitCode: int(st.ExitCode()), Output: out.Bytes()}, nil
+		case <-ctx.Done():
+			return runtime.ExecResult{}, fmt.Errorf("exec in %s: timed out after %s", name, timeout)
+		}
+	}
+	return runtime.ExecResult{}, fmt.Errorf("exec in container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
+}
+
+// Close implements runtime.Runtime.
+func (r *Runtime) Close() error { return r.client.Close() }
