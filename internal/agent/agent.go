@@ -44,12 +44,15 @@ type Config struct {
 	Heartbeat time.Duration
 	// Workers is how many sandboxes are worked on at once.
 	Workers int
+	// DataDir holds pods' volumes (DATA/pods/<uid>).
+	DataDir string
 }
 
 // Agent is one host's agent.
 type Agent struct {
 	cfg      Config
 	client   client.Client
+	reader   client.Reader // uncached: configMaps and secrets of pods, read when needed
 	recorder record.EventRecorder
 }
 
@@ -60,6 +63,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Runtime == nil {
 		return nil, errors.New("host agent: no runtime")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("host agent: no data dir")
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 10 * time.Second
@@ -73,7 +79,7 @@ func New(cfg Config) (*Agent, error) {
 // SetupWithManager registers the host (a runnable that also renews heartbeats and
 // leases) and the sandbox reconciler with mgr.
 func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
-	a.client = mgr.GetClient()
+	a.client, a.reader = mgr.GetClient(), mgr.GetAPIReader()
 	a.recorder = mgr.GetEventRecorderFor("kubelet")
 	if err := mgr.Add(manager.RunnableFunc(a.heartbeat)); err != nil {
 		return fmt.Errorf("adding the host heartbeat: %w", err)

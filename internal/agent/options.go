@@ -2,8 +2,11 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
@@ -11,14 +14,16 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
+	"github.com/fargo-dev/fargo/internal/runtime/containerd"
 	"github.com/fargo-dev/fargo/internal/runtime/fake"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
 // Runtime backends a host can use.
 const (
-	RuntimeFake = "fake"
-	RuntimeNone = "none"
+	RuntimeContainerd = "containerd"
+	RuntimeFake       = "fake"
+	RuntimeNone       = "none"
 )
 
 // Options are the host flags shared by `fargo server` (its built-in agent) and
@@ -33,7 +38,7 @@ type Options struct {
 
 // AddFlags registers the host flags on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet, runtimeHelp string) {
-	fs.StringVar(&o.Runtime, "runtime", RuntimeFake, runtimeHelp)
+	fs.StringVar(&o.Runtime, "runtime", RuntimeContainerd, runtimeHelp)
 	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
 	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
 	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
@@ -43,9 +48,18 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, runtimeHelp string) {
 // Enabled is false for --runtime none: no agent on this machine.
 func (o *Options) Enabled() bool { return o.Runtime != RuntimeNone }
 
-// Config resolves the flags into an agent configuration with its runtime.
-func (o *Options) Config(region, kubeletVersion string) (Config, error) {
-	cfg := Config{Region: region, KubeletVersion: kubeletVersion, HostName: o.HostName}
+// Cluster is what an agent needs to know of its cluster.
+type Cluster struct {
+	Region string
+	// VPC is routed to a blackhole on the host, under the sandboxes' /32 routes.
+	VPC *net.IPNet
+}
+
+// Config resolves the flags into an agent configuration with its runtime; the
+// containerd runtime starts fargo's containerd under dataDir, logging to logDir.
+// The caller closes cfg.Runtime.
+func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string) (Config, error) {
+	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir}
 	if cfg.HostName == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -70,10 +84,16 @@ func (o *Options) Config(region, kubeletVersion string) (Config, error) {
 	}
 	cfg.Capacity = v1alpha1.HostCapacity{MilliCPU: cpu.MilliValue(), MemoryMiB: mem.Value() >> 20, Sandboxes: o.MaxSandboxes}
 	switch o.Runtime {
+	case RuntimeContainerd:
+		rt, err := containerd.Start(ctx, filepath.Join(dataDir, "containerd"), filepath.Join(logDir, "containerd.log"), cluster.VPC)
+		if err != nil {
+			return cfg, fmt.Errorf("--runtime containerd: %w", err)
+		}
+		cfg.Runtime = rt
 	case RuntimeFake:
 		cfg.Runtime = fake.New()
 	default:
-		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s (no processes, for tests and scale runs) or %s (no agent on this machine)", o.Runtime, RuntimeFake, RuntimeNone)
+		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s, %s (no processes, for tests and scale runs) or %s (no agent on this machine)", o.Runtime, RuntimeContainerd, RuntimeFake, RuntimeNone)
 	}
 	return cfg, nil
 }

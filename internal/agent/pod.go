@@ -38,6 +38,10 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandb
 		byName[current[i].Name] = &current[i]
 	}
 	status := pod.Status.DeepCopy()
+	if err := a.prepareVolumes(ctx, pod); err != nil {
+		a.event(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
+		return resync * 5, nil
+	}
 	initDone, initStatuses, err := a.syncInit(ctx, pod, sb, byName)
 	if err != nil {
 		return 0, err
@@ -133,7 +137,13 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 	if img.Pulled {
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
-	started, err := a.cfg.Runtime.StartContainer(ctx, sb.Name, runtimeContainer(c, attempt))
+	spec := runtimeContainer(c, attempt)
+	spec.Mounts = a.mounts(pod, c)
+	if spec.Env, err = a.env(ctx, pod, c); err != nil {
+		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		return containerStatus(c, st, "CreateContainerConfigError", err.Error())
+	}
+	started, err := a.cfg.Runtime.StartContainer(ctx, sb.Name, spec)
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return containerStatus(c, st, "CreateContainerError", err.Error())
@@ -174,11 +184,6 @@ func pullPolicy(c *corev1.Container) runtime.PullPolicy {
 func runtimeContainer(c *corev1.Container, attempt int) runtime.Container {
 	out := runtime.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
 		TTY: c.TTY, Stdin: c.Stdin, Attempt: attempt}
-	for _, e := range c.Env {
-		if e.ValueFrom == nil {
-			out.Env = append(out.Env, e.Name+"="+e.Value)
-		}
-	}
 	if sc := c.SecurityContext; sc != nil {
 		out.User, out.Group = sc.RunAsUser, sc.RunAsGroup
 		out.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem

@@ -71,8 +71,9 @@ func (a *Agent) podOf(ctx context.Context, sb *v1alpha1.Sandbox) (*corev1.Pod, e
 }
 
 func runtimeSandbox(sb *v1alpha1.Sandbox) runtime.Sandbox {
+	_, subnet, _ := net.ParseCIDR(sb.Spec.SubnetCIDR)
 	return runtime.Sandbox{ID: sb.Name, Namespace: sb.Spec.Pod.Namespace, Pod: sb.Spec.Pod.Name, PodUID: sb.Spec.Pod.UID,
-		Hostname: sb.Spec.Pod.Name, IP: net.ParseIP(sb.Spec.IP), MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB}
+		Hostname: sb.Spec.Pod.Name, IP: net.ParseIP(sb.Spec.IP), Subnet: subnet, MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB}
 }
 
 // failed records a sandbox that could not start and returns the error for retry.
@@ -97,6 +98,9 @@ func (a *Agent) teardown(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	}
 	if err := a.deleteNode(ctx, sb); err != nil {
 		return err
+	}
+	if err := a.removePodDir(sb.Spec.Pod.UID); err != nil {
+		return fmt.Errorf("removing volumes of sandbox %s: %w", sb.Name, err)
 	}
 	patch := client.MergeFrom(sb.DeepCopy())
 	controllerutil.RemoveFinalizer(sb, v1alpha1.SandboxFinalizer)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +28,7 @@ var clusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "far
 
 // RunStandalone runs an agent against the server cfg points at until ctx ends:
 // `fargo agent` on a machine other than the server's.
-func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, kubeletVersion string, out io.Writer) error {
+func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, dataDir, kubeletVersion string, out io.Writer) error {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -41,7 +44,14 @@ func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, kubeletVer
 	if err := direct.Get(ctx, clusterInfo, info); err != nil {
 		return fmt.Errorf("reading cluster info from %s (is it a fargo server?): %w", cfg.Host, err)
 	}
-	ac, err := o.Config(info.Data["region"], kubeletVersion)
+	if err := os.MkdirAll(filepath.Join(dataDir, "logs"), 0o700); err != nil {
+		return fmt.Errorf("creating data dir %s: %w", dataDir, err)
+	}
+	_, vpc, err := net.ParseCIDR(info.Data["vpcCIDR"])
+	if err != nil {
+		return fmt.Errorf("cluster info from %s has no VPC CIDR (%q): upgrade the fargo server", cfg.Host, info.Data["vpcCIDR"])
+	}
+	ac, err := o.Config(ctx, Cluster{Region: info.Data["region"], VPC: vpc}, kubeletVersion, dataDir, filepath.Join(dataDir, "logs"))
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 func newAgentCommand() *cobra.Command {
 	o := &agent.Options{}
-	var kubeconfig string
+	var kubeconfig, dataDir string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a host agent that runs Fargate sandboxes on this machine for a fargo server",
@@ -35,10 +35,11 @@ pod and keeps its status current, and tears everything down when the pod goes.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return agent.RunStandalone(ctx, cfg, o, version.Kubernetes, cmd.OutOrStdout())
+			return agent.RunStandalone(ctx, cfg, o, dataDir, version.Kubernetes, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", kubeconfigHelp)
-	o.AddFlags(cmd.Flags(), "sandbox runtime: fake (no processes: pods are reported Running, nothing runs; the containerd runtime is not built yet)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/fargo-agent", "where the agent keeps its containerd (root, state, socket), sandbox records and logs")
+	o.AddFlags(cmd.Flags(), "sandbox runtime: containerd (fargo's own containerd and runc) or fake (no processes: pods are reported Running, nothing runs; for scale tests)")
 	return cmd
 }

@@ -28,6 +28,8 @@ type Sandbox struct {
 	Hostname string
 	// IP is the sandbox's address in the VPC; the node's InternalIP too.
 	IP net.IP
+	// Subnet is IP's subnet; the sandbox's default route is its router address.
+	Subnet *net.IPNet
 	// MilliCPU and MemoryMiB are the provisioned size: the sandbox's cgroup limits.
 	MilliCPU  int64
 	MemoryMiB int64

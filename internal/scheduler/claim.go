@@ -111,7 +111,7 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 		Spec: v1alpha1.SandboxSpec{
 			Pod:     v1alpha1.PodReference{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
 			Profile: prof.Name, CapacityProvisioned: size.String(), MilliCPU: size.MilliCPU, MemoryMiB: size.MemoryMiB,
-			EphemeralStorageGiB: storageGiB, SubnetID: subnetID, Zone: subnet.Zone, IP: ip.String(),
+			EphemeralStorageGiB: storageGiB, SubnetID: subnetID, SubnetCIDR: subnet.Net.String(), Zone: subnet.Zone, IP: ip.String(),
 			NodeName: network.NodeName(ip, s.Region), Host: host,
 		},
 	}

@@ -16,11 +16,11 @@ import (
 var ClusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "fargo-cluster"}
 
 // publishClusterInfo writes the cluster's name, region and account to ClusterInfo.
-func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster) error {
+func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster, vpc string) error {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ClusterInfo.Namespace, Name: ClusterInfo.Name},
-		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID},
+		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID, "vpcCIDR": vpc},
 	}
 	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("fargo"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("publishing cluster info: %w", err)

@@ -39,14 +39,6 @@ func Run(o *Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var hostCfg *agent.Config
-	if o.Host.Enabled() {
-		c, err := o.Host.Config(cluster.Metadata.Region, version.Kubernetes)
-		if err != nil {
-			return err
-		}
-		hostCfg = &c
-	}
 	cfg, err := o.controlPlaneConfig(cluster)
 	if err != nil {
 		return err
@@ -56,6 +48,17 @@ func Run(o *Options, out io.Writer) error {
 	}
 	if err := setupLogging(cfg.LogDir, o.Verbosity); err != nil {
 		return err
+	}
+	var hostCfg *agent.Config
+	if o.Host.Enabled() {
+		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet}, version.Kubernetes, cfg.DataDir, cfg.LogDir)
+		if err != nil {
+			return err
+		}
+		// Last out: containerd stops after everything that uses it; shims and
+		// containers keep running for the next start to adopt.
+		defer c.Runtime.Close()
+		hostCfg = &c
 	}
 
 	source := cluster.Source
@@ -93,7 +96,7 @@ func Run(o *Options, out io.Writer) error {
 			fmt.Fprintln(out, "note: runtime fake: Fargate pods are reported Running but no container runs")
 		}
 	}
-	err = publishClusterInfo(ctx, ctrls.client, pc)
+	err = publishClusterInfo(ctx, ctrls.client, pc, cluster.VPCNet.String())
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
 	apiFailed := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/types/runc/options"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -21,6 +23,7 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/fargo-dev/fargo/internal/network"
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
@@ -36,6 +39,29 @@ const (
 type Runtime struct {
 	dir    string
 	client *containerd.Client
+	daemon *Daemon // the containerd Start started, stopped by Close
+	cni    *network.CNI
+}
+
+// Start starts (or adopts) fargo's containerd under dir and connects to it, and
+// routes the VPC CIDR to a blackhole on the host, under the sandboxes' /32s.
+func Start(ctx context.Context, dir, logFile string, vpc *net.IPNet) (*Runtime, error) {
+	if vpc != nil {
+		if err := network.BlackholeVPC(vpc); err != nil {
+			return nil, err
+		}
+	}
+	d, err := StartDaemon(ctx, dir, logFile)
+	if err != nil {
+		return nil, err
+	}
+	r, err := New(d.Socket, dir)
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	r.daemon = d
+	return r, nil
 }
 
 // New connects to the containerd serving socket; dir (DATA/containerd) holds
@@ -45,7 +71,7 @@ func New(socket, dir string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", socket, err)
 	}
-	return &Runtime{dir: dir, client: c}, nil
+	return &Runtime{dir: dir, client: c, cni: network.NewCNI(nil, filepath.Join(dir, "cni"))}, nil
 }
 
 func (r *Runtime) ctx(ctx context.Context) context.Context {
@@ -65,11 +91,17 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 }
 
 // CreateSandbox implements runtime.Runtime.
-func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
+func (r *Runtime) CreateSandbox(ctx context.Context, sb runtime.Sandbox) error {
 	if sb.ID == "" {
 		return errors.New("creating sandbox: empty ID")
 	}
-	return r.createSandbox(sb)
+	if err := r.createSandbox(sb); err != nil {
+		return err
+	}
+	if sb.IP == nil || sb.Subnet == nil {
+		return nil // no VPC address: loopback only
+	}
+	return r.cni.Attach(ctx, sb.ID, NetnsPath(sb.ID), sb.IP, sb.Subnet)
 }
 
 // RemoveSandbox implements runtime.Runtime.
@@ -81,6 +113,11 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 	}
 	for _, c := range list {
 		if err := r.deleteContainer(ctx, c, 0); err != nil {
+			return err
+		}
+	}
+	if sb, err := r.loadSandbox(id); err == nil && sb.IP != nil && sb.Subnet != nil {
+		if err := r.cni.Detach(ctx, id, NetnsPath(id), sb.IP, sb.Subnet); err != nil {
 			return err
 		}
 	}
@@ -214,6 +251,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
 	return r.client.NewContainer(ctx, id,
+		// runc's state under fargo's data dir, not /run/containerd/runc: a new data
+		// dir never meets an old container of the same ID.
+		containerd.WithRuntime("io.containerd.runc.v2", &options.Options{Root: filepath.Join(r.dir, "runc")}),
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithNewSpec(opts...),
@@ -425,5 +465,12 @@ func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string
 	return runtime.ExecResult{}, fmt.Errorf("exec in container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
 }
 
-// Close implements runtime.Runtime.
-func (r *Runtime) Close() error { return r.client.Close() }
+// Close implements runtime.Runtime: it also stops the containerd Start started;
+// the shims, and so the containers, keep running.
+func (r *Runtime) Close() error {
+	err := r.client.Close()
+	if r.daemon != nil {
+		err = errors.Join(err, r.daemon.Stop())
+	}
+	return err
+}

@@ -43,8 +43,11 @@ type SandboxSpec struct {
 	MemoryMiB           int64  `json:"memoryMiB"`
 	EphemeralStorageGiB int64  `json:"ephemeralStorageGiB"`
 	SubnetID            string `json:"subnetID"`
-	Zone                string `json:"zone"`
-	IP                  string `json:"ip"`
+	// SubnetCIDR is the subnet's range: the sandbox routes via its router address.
+	// +optional
+	SubnetCIDR string `json:"subnetCIDR,omitempty"`
+	Zone       string `json:"zone"`
+	IP         string `json:"ip"`
 	// NodeName is the node the sandbox registers as.
 	NodeName string `json:"nodeName"`
 	// +optional

@@ -1,0 +1,252 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+// volumeRefresh is how often configMap, secret, downward API and token contents
+// are rewritten (kubelet syncs them about once a minute).
+const volumeRefresh = time.Minute
+
+// podDir holds a pod's volumes on the host: DATA/pods/<uid>.
+func (a *Agent) podDir(pod *corev1.Pod) string {
+	return filepath.Join(a.cfg.DataDir, "pods", string(pod.UID))
+}
+
+func (a *Agent) volumeDir(pod *corev1.Pod, name string) string {
+	return filepath.Join(a.podDir(pod), "volumes", name)
+}
+
+// prepareVolumes writes the pod's volumes on the host (emptyDir, configMap,
+// secret, downwardAPI, projected with service-account tokens), refreshing their
+// contents every volumeRefresh. A missing, non-optional source is an error the
+// pod waits on, as kubelet's FailedMount.
+func (a *Agent) prepareVolumes(ctx context.Context, pod *corev1.Pod) error {
+	stamp := filepath.Join(a.podDir(pod), ".volumes")
+	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < volumeRefresh {
+		return nil
+	}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		files, err := a.volumeFiles(ctx, pod, v)
+		if err != nil {
+			return fmt.Errorf("MountVolume.SetUp failed for volume %q: %w", v.Name, err)
+		}
+		if err := writeFiles(a.volumeDir(pod, v.Name), files); err != nil {
+			return fmt.Errorf("writing volume %q: %w", v.Name, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(stamp), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(stamp, nil, 0o600)
+}
+
+// file is one file of a volume.
+type file struct {
+	data []byte
+	mode os.FileMode
+}
+
+// volumeFiles renders a volume's contents; nil for an emptyDir.
+func (a *Agent) volumeFiles(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (map[string]file, error) {
+	switch {
+	case v.EmptyDir != nil:
+		return nil, nil
+	case v.ConfigMap != nil:
+		return a.configMapFiles(ctx, pod.Namespace, &v.ConfigMap.LocalObjectReference, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode))
+	case v.Secret != nil:
+		return a.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode))
+	case v.DownwardAPI != nil:
+		return downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode))
+	case v.Projected != nil:
+		return a.projectedFiles(ctx, pod, v.Projected)
+	}
+	return nil, fmt.Errorf("volume type not supported by fargo yet")
+}
+
+func mode(m *int32) os.FileMode {
+	if m == nil {
+		return 0o644
+	}
+	return os.FileMode(*m)
+}
+
+func pick(data map[string][]byte, items []corev1.KeyToPath, def os.FileMode) (map[string]file, error) {
+	out := map[string]file{}
+	if len(items) == 0 {
+		for k, d := range data {
+			out[k] = file{d, def}
+		}
+		return out, nil
+	}
+	for _, it := range items {
+		d, ok := data[it.Key]
+		if !ok {
+			return nil, fmt.Errorf("key %q not found", it.Key)
+		}
+		m := def
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode)
+		}
+		out[it.Path] = file{d, m}
+	}
+	return out, nil
+}
+
+func (a *Agent) configMapFiles(ctx context.Context, ns string, ref *corev1.LocalObjectReference, items []corev1.KeyToPath, optional *bool, def os.FileMode) (map[string]file, error) {
+	cm := &corev1.ConfigMap{}
+	if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, cm); err != nil {
+		if apierrors.IsNotFound(err) && ptr.Deref(optional, false) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("configmap %q: %w", ref.Name, err)
+	}
+	data := map[string][]byte{}
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	for k, v := range cm.BinaryData {
+		data[k] = v
+	}
+	return pick(data, items, def)
+}
+
+func (a *Agent) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def os.FileMode) (map[string]file, error) {
+	s := &corev1.Secret{}
+	if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) && ptr.Deref(optional, false) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	return pick(s.Data, items, def)
+}
+
+func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os.FileMode) (map[string]file, error) {
+	out := map[string]file{}
+	for _, it := range items {
+		var val string
+		var err error
+		switch {
+		case it.FieldRef != nil:
+			val, err = fieldValue(pod, it.FieldRef.FieldPath)
+		case it.ResourceFieldRef != nil:
+			val, err = resourceValue(pod, it.ResourceFieldRef)
+		}
+		if err != nil {
+			return nil, err
+		}
+		m := def
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode)
+		}
+		out[it.Path] = file{[]byte(val), m}
+	}
+	return out, nil
+}
+
+// projectedFiles merges the sources, service-account tokens included: requested
+// for the pod's service account with the volume's audience and expiry, bound to
+// the pod, so in-cluster clients work from a Fargate pod.
+func (a *Agent) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) (map[string]file, error) {
+	out := map[string]file{}
+	def := mode(p.DefaultMode)
+	for _, src := range p.Sources {
+		var files map[string]file
+		var err error
+		switch {
+		case src.ConfigMap != nil:
+			files, err = a.configMapFiles(ctx, pod.Namespace, &src.ConfigMap.LocalObjectReference, src.ConfigMap.Items, src.ConfigMap.Optional, def)
+		case src.Secret != nil:
+			files, err = a.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, def)
+		case src.DownwardAPI != nil:
+			files, err = downwardFiles(pod, src.DownwardAPI.Items, def)
+		case src.ServiceAccountToken != nil:
+			var token string
+			token, err = a.token(ctx, pod, src.ServiceAccountToken)
+			files = map[string]file{src.ServiceAccountToken.Path: {[]byte(token), def}}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, f := range files {
+			out[k] = f
+		}
+	}
+	return out, nil
+}
+
+func (a *Agent) token(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: orDefault(pod.Spec.ServiceAccountName, "default")}}
+	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: src.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if src.Audience != "" {
+		tr.Spec.Audiences = []string{src.Audience}
+	}
+	if err := a.client.SubResource("token").Create(ctx, sa, tr); err != nil {
+		return "", fmt.Errorf("requesting a token for service account %s/%s: %w", sa.Namespace, sa.Name, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// writeFiles writes files under dir, each atomically (temp file, then rename).
+func writeFiles(dir string, files map[string]file) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, f := range files {
+		p := filepath.Join(dir, filepath.Clean("/"+name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		tmp := p + ".fargo-tmp"
+		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(tmp, f.mode); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mounts are a container's volume mounts as host paths.
+func (a *Agent) mounts(pod *corev1.Pod, c *corev1.Container) []runtime.Mount {
+	var out []runtime.Mount
+	for _, m := range c.VolumeMounts {
+		src := a.volumeDir(pod, m.Name)
+		if m.SubPath != "" {
+			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
+		}
+		out = append(out, runtime.Mount{HostPath: src, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly})
+	}
+	return out
+}
+
+// removePodDir deletes a pod's volumes once its sandbox is gone.
+func (a *Agent) removePodDir(uid string) error {
+	if uid == "" || strings.ContainsAny(uid, "/.") {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(a.cfg.DataDir, "pods", uid))
+}

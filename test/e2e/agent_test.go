@@ -1,0 +1,234 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// checkEnvAndVolumes runs a pod that prints its env (valueFrom, envFrom), its
+// configMap, secret and downward API volumes and service-account files, and checks
+// what it printed; the token authenticates as the pod's service account.
+func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) {
+	s.Kubectl("create", "configmap", "cfg", "-n", "apps", "--from-literal=k=from-configmap")
+	s.Kubectl("create", "secret", "generic", "sec", "-n", "apps", "--from-literal=s=from-secret")
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"env","namespace":"apps","labels":{"app":"env"}},"spec":{
+		"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo \"$FROM_CM $FROM_SECRET $POD_NAME $MEM_MI $CM_k\"; cat /cfg/k /sec/s /info/labels; echo; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; sleep 3600"],
+			"resources":{"limits":{"memory":"200Mi"}},
+			"env":[{"name":"FROM_CM","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"k"}}},
+				{"name":"FROM_SECRET","valueFrom":{"secretKeyRef":{"name":"sec","key":"s"}}},
+				{"name":"POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},
+				{"name":"MEM_MI","valueFrom":{"resourceFieldRef":{"resource":"limits.memory","divisor":"1Mi"}}}],
+			"envFrom":[{"prefix":"CM_","configMapRef":{"name":"cfg"}}],
+			"volumeMounts":[{"name":"cfg","mountPath":"/cfg"},{"name":"sec","mountPath":"/sec"},{"name":"info","mountPath":"/info"}]}],
+		"volumes":[{"name":"cfg","configMap":{"name":"cfg"}},{"name":"sec","secret":{"secretName":"sec"}},
+			{"name":"info","downwardAPI":{"items":[{"path":"labels","fieldRef":{"fieldPath":"metadata.labels['app']"}}]}}]}}`)
+	harness.Eventually(t, 60*time.Second, "env pod Running", func() bool {
+		return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "env") == "Running"
+	})
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "env")
+	sandbox := strings.SplitN(strings.TrimPrefix(node, "fargate-"), ".", 2)[0]
+	logFile := filepath.Join(dataDir, "containerd", "logs", sandbox, "c_0.log")
+	want := "from-configmap from-secret env 200 from-configmap\nfrom-configmapfrom-secretenv\napps\n"
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); got != want; time.Sleep(100 * time.Millisecond) {
+		data, _ := os.ReadFile(logFile)
+		got = string(data)
+		if time.Now().After(deadline) {
+			t.Fatalf("env pod printed %q, want %q", got, want)
+		}
+	}
+	uid := jsonpath(s, "{.metadata.uid}", "get", "pod", "-n", "apps", "env")
+	tokens, _ := filepath.Glob(filepath.Join(dataDir, "pods", uid, "volumes", "kube-api-access-*", "token"))
+	if len(tokens) != 1 {
+		t.Fatalf("service-account token files: %v", tokens)
+	}
+	token, _ := os.ReadFile(tokens[0])
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CertData, cfg.KeyData, cfg.CertFile, cfg.KeyFile, cfg.BearerToken = nil, nil, "", "", string(token)
+	review, err := kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().Create(context.Background(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil || review.Status.UserInfo.Username != "system:serviceaccount:apps:default" {
+		t.Errorf("the pod's token: %v, %+v; want system:serviceaccount:apps:default", err, review)
+	}
+	s.Kubectl("delete", "pod", "-n", "apps", "env", "--grace-period=1")
+}
+
+func jsonpath(s *harness.Server, path string, args ...string) string {
+	out, _ := s.TryKubectl(append(args, "-o", "jsonpath="+path)...)
+	return out
+}
+
+// sandboxProcs lists the PIDs in fargo's sandbox cgroups.
+func sandboxProcs() []string {
+	paths, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/cgroup.procs")
+	var pids []string
+	for _, p := range paths {
+		data, _ := os.ReadFile(p)
+		pids = append(pids, strings.Fields(string(data))...)
+	}
+	return pids
+}
+
+// cleanupSandboxes kills whatever a failed test left in fargo's cgroups and
+// removes the cgroups and network namespaces.
+func cleanupSandboxes(t *testing.T) {
+	for _, pid := range sandboxProcs() {
+		var n int
+		if _, err := fmt.Sscan(pid, &n); err == nil {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, ctl := range []string{"cpu", "memory", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer", "hugetlb", "net_cls", "net_prio", "perf_event", "systemd"} {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, "fargo", "*", "*"))
+		for _, d := range dirs {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				_ = os.Remove(d)
+			}
+		}
+		dirs, _ = filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, "fargo", "*"))
+		for _, d := range dirs {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				_ = os.Remove(d)
+			}
+		}
+	}
+	removeCgroupRoot(t)
+	_ = exec.Command("ip", "route", "del", "blackhole", "192.168.0.0/16").Run()
+	ns, _ := filepath.Glob("/run/netns/fargo-*")
+	for _, n := range ns {
+		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
+	}
+}
+
+// The seed's test2-fargate Deployment under real containerd: two pods Running on
+// their own nodes in sized cgroups; a memory hog is OOMKilled; a server restart
+// keeps the containers and recreates nothing; deleting the Deployment removes
+// nodes, processes and namespaces.
+func TestContainerdPods(t *testing.T) {
+	requireRoot(t)
+	img, err := images.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := images.StartRegistry(t) + "/fargo/busybox:1"
+	if err := images.Push(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	dataDir, err := os.MkdirTemp("", "fargo-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupSandboxes(t); os.RemoveAll(dataDir) })
+	args := append(harness.ServerArgs(t, dataDir), "--runtime", "containerd", "--host-name", "e2e")
+	s := harness.StartServerWith(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.Kubectl("get", "pods,nodes,sandboxes", "-A", "-o", "wide"))
+			t.Log(s.Kubectl("get", "events", "-n", "apps"))
+		}
+	})
+	s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"apps"},"spec":{"selectors":[{"namespace":"apps"}]}}`)
+	s.Kubectl("create", "namespace", "apps")
+	harness.Eventually(t, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "apps"); return err == nil })
+	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image="+ref, "--replicas=2", "--", "sh", "-c", "trap 'exit 0' TERM; hostname > /tmp/index.html; httpd -f -p 8080 -h /tmp & wait")
+	harness.Eventually(t, 90*time.Second, "2/2 ready", func() bool {
+		return jsonpath(s, "{.status.readyReplicas}", "get", "deployment", "-n", "apps", "test2-fargate") == "2"
+	})
+	t.Logf("kubectl get pods -o wide:\n%s", s.Kubectl("get", "pods", "-n", "apps", "-o", "wide"))
+	pids := sandboxProcs()
+	if len(pids) != 4 {
+		t.Fatalf("processes in sandbox cgroups: %v, want a shell and httpd in each of two", pids)
+	}
+	// Each pod answers at its own IP, routed from the host over its veth, with its
+	// hostname (the pod name); the VPC is blackholed under the /32s.
+	for _, pod := range strings.Fields(jsonpath(s, "{.items[*].metadata.name}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate")) {
+		ip := jsonpath(s, "{.status.podIP}", "get", "pod", "-n", "apps", pod)
+		if got := httpGet(t, "http://"+ip+":8080/"); strings.TrimSpace(got) != pod {
+			t.Errorf("GET http://%s:8080/ = %q, want the pod name %s", ip, got, pod)
+		}
+		if route, _ := exec.Command("ip", "route", "show", ip+"/32").Output(); !strings.Contains(string(route), "dev veth") {
+			t.Errorf("host route to %s: %q, want a /32 over a veth", ip, route)
+		}
+	}
+	if route, _ := exec.Command("ip", "route", "show", "192.168.0.0/16").Output(); !strings.Contains(string(route), "blackhole") {
+		t.Errorf("VPC route on the host: %q, want blackhole", route)
+	}
+	limits, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/memory.limit_in_bytes")
+	for _, l := range limits {
+		if data, _ := os.ReadFile(l); strings.TrimSpace(string(data)) != "536870912" {
+			t.Errorf("%s = %s, want 512 MiB (0.25vCPU 0.5GB)", l, data)
+		}
+	}
+	ids := jsonpath(s, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-n", "apps")
+	checkEnvAndVolumes(t, s, dataDir, ref)
+
+	// A pod that allocates past its size is OOMKilled.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hog","namespace":"apps"},"spec":{"restartPolicy":"Never","containers":[{"name":"hog","image":"` + ref + `","command":["sh","-c","x=0123456789; while true; do x=$x$x; done"],"resources":{"limits":{"memory":"100Mi"}}}]}}`)
+	harness.Eventually(t, 90*time.Second, "hog OOMKilled", func() bool {
+		return jsonpath(s, "{.status.containerStatuses[0].state.terminated.reason}", "get", "pod", "-n", "apps", "hog") == "OOMKilled"
+	})
+
+	// Restart: containers keep running, nothing is recreated.
+	s.Stop()
+	for _, pid := range pids {
+		if _, err := os.Stat("/proc/" + pid); err != nil {
+			t.Errorf("process %s died while the server was down", pid)
+		}
+	}
+	s2 := harness.StartServerWith(t, args)
+	time.Sleep(3 * time.Second) // a few agent resyncs
+	if got := jsonpath(s2, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate"); got != ids {
+		t.Errorf("container IDs after restart %q, before %q", got, ids)
+	}
+	if got := strings.Join(sandboxProcs(), " "); got != strings.Join(pids, " ") {
+		t.Errorf("sandbox processes after restart %q, before %q", got, strings.Join(pids, " "))
+	}
+
+	start := time.Now()
+	s2.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")
+	s2.Kubectl("delete", "pod", "-n", "apps", "hog")
+	harness.Eventually(t, 15*time.Second, "Fargate nodes gone", func() bool {
+		out, _ := s2.TryKubectl("get", "nodes", "-o", "name")
+		return !strings.Contains(out, "fargate-ip-")
+	})
+	t.Logf("nodes removed %s after the delete", time.Since(start).Round(time.Millisecond))
+	harness.Eventually(t, 30*time.Second, "sandboxes torn down", func() bool {
+		ns, _ := filepath.Glob("/run/netns/fargo-*")
+		return len(sandboxProcs()) == 0 && len(ns) == 0
+	})
+}
