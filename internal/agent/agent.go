@@ -81,6 +81,9 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 	a.client, a.reader = mgr.GetClient(), mgr.GetAPIReader()
 	a.recorder = mgr.GetEventRecorderFor("kubelet")
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, nodeNameField, indexNodeName); err != nil {
+		return fmt.Errorf("indexing pods by node: %w", err)
+	}
 	if err := mgr.Add(manager.RunnableFunc(a.heartbeat)); err != nil {
 		return fmt.Errorf("adding the host heartbeat: %w", err)
 	}

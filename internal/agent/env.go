@@ -8,10 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // env resolves a container's environment as kubelet does: envFrom first, then
@@ -55,30 +53,19 @@ func (a *Agent) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (
 }
 
 func (a *Agent) envSource(ctx context.Context, ns string, from corev1.EnvFromSource) (map[string]string, error) {
-	out := map[string]string{}
+	var data map[string][]byte
+	var err error
 	switch {
 	case from.ConfigMapRef != nil:
-		cm := &corev1.ConfigMap{}
-		if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: from.ConfigMapRef.Name}, cm); err != nil {
-			if apierrors.IsNotFound(err) && ptr.Deref(from.ConfigMapRef.Optional, false) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("configmap %q: %w", from.ConfigMapRef.Name, err)
-		}
-		return cm.Data, nil
+		data, err = a.sourceData(ctx, ns, from.ConfigMapRef.Name, false, from.ConfigMapRef.Optional)
 	case from.SecretRef != nil:
-		s := &corev1.Secret{}
-		if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: from.SecretRef.Name}, s); err != nil {
-			if apierrors.IsNotFound(err) && ptr.Deref(from.SecretRef.Optional, false) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("secret %q: %w", from.SecretRef.Name, err)
-		}
-		for k, v := range s.Data {
-			out[k] = string(v)
-		}
+		data, err = a.sourceData(ctx, ns, from.SecretRef.Name, true, from.SecretRef.Optional)
 	}
-	return out, nil
+	out := make(map[string]string, len(data))
+	for k, v := range data {
+		out[k] = string(v)
+	}
+	return out, err
 }
 
 func (a *Agent) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Container, e corev1.EnvVar, earlier map[string]string) (string, error) {
@@ -96,34 +83,25 @@ func (a *Agent) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Contain
 		return resourceValue(pod, &ref)
 	case from.ConfigMapKeyRef != nil:
 		ref := from.ConfigMapKeyRef
-		cm := &corev1.ConfigMap{}
-		if err := a.reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, cm); err != nil {
-			if apierrors.IsNotFound(err) && ptr.Deref(ref.Optional, false) {
-				return "", nil
-			}
-			return "", fmt.Errorf("configmap %q: %w", ref.Name, err)
-		}
-		v, ok := cm.Data[ref.Key]
-		if !ok && !ptr.Deref(ref.Optional, false) {
-			return "", fmt.Errorf("key %q not in configmap %q", ref.Key, ref.Name)
-		}
-		return v, nil
+		return a.keyValue(ctx, pod.Namespace, ref.Name, ref.Key, false, ref.Optional)
 	case from.SecretKeyRef != nil:
 		ref := from.SecretKeyRef
-		s := &corev1.Secret{}
-		if err := a.reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, s); err != nil {
-			if apierrors.IsNotFound(err) && ptr.Deref(ref.Optional, false) {
-				return "", nil
-			}
-			return "", fmt.Errorf("secret %q: %w", ref.Name, err)
-		}
-		v, ok := s.Data[ref.Key]
-		if !ok && !ptr.Deref(ref.Optional, false) {
-			return "", fmt.Errorf("key %q not in secret %q", ref.Key, ref.Name)
-		}
-		return string(v), nil
+		return a.keyValue(ctx, pod.Namespace, ref.Name, ref.Key, true, ref.Optional)
 	}
 	return "", nil
+}
+
+// keyValue is one key of a configMap or secret.
+func (a *Agent) keyValue(ctx context.Context, ns, name, key string, secret bool, optional *bool) (string, error) {
+	data, err := a.sourceData(ctx, ns, name, secret, optional)
+	if err != nil {
+		return "", err
+	}
+	v, ok := data[key]
+	if !ok && !ptr.Deref(optional, false) {
+		return "", fmt.Errorf("key %q not found in %q", key, name)
+	}
+	return string(v), nil
 }
 
 // expand replaces $(NAME) with earlier variables; $$ escapes, unknown stay as is.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -87,10 +88,26 @@ func (a *Agent) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev1.Nod
 			NodeInfo: corev1.NodeSystemInfo{
 				OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH,
 				KubeletVersion: a.cfg.KubeletVersion, KubeProxyVersion: a.cfg.KubeletVersion,
-				ContainerRuntimeVersion: runtimeVersion, OSImage: "fargo sandbox",
+				ContainerRuntimeVersion: runtimeVersion, OSImage: "fargo sandbox", KernelVersion: kernelVersion(),
 			},
 		},
 	}
+}
+
+// kernelVersion is the host kernel's release, which every sandbox shares.
+func kernelVersion() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	b := make([]byte, 0, len(u.Release))
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
 }
 
 // registerNode creates the sandbox's node (status included, as kubelet does) and

@@ -50,6 +50,9 @@ func (a *Agent) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 			return ctrl.Result{}, fmt.Errorf("marking sandbox %s Running: %w", sb.Name, err)
 		}
 	}
+	if err := a.rejectForeign(ctx, sb); err != nil {
+		return ctrl.Result{}, err
+	}
 	if pod.Spec.NodeName != sb.Spec.NodeName {
 		return ctrl.Result{}, nil // not bound yet; the binding re-queues us
 	}

@@ -108,33 +108,53 @@ func pick(data map[string][]byte, items []corev1.KeyToPath, def os.FileMode) (ma
 	return out, nil
 }
 
-func (a *Agent) configMapFiles(ctx context.Context, ns string, ref *corev1.LocalObjectReference, items []corev1.KeyToPath, optional *bool, def os.FileMode) (map[string]file, error) {
-	cm := &corev1.ConfigMap{}
-	if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, cm); err != nil {
-		if apierrors.IsNotFound(err) && ptr.Deref(optional, false) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("configmap %q: %w", ref.Name, err)
-	}
+// sourceData reads a configMap's (data and binaryData) or a secret's data; a
+// missing source that is optional reads as empty.
+func (a *Agent) sourceData(ctx context.Context, ns, name string, secret bool, optional *bool) (map[string][]byte, error) {
+	key := client.ObjectKey{Namespace: ns, Name: name}
 	data := map[string][]byte{}
-	for k, v := range cm.Data {
-		data[k] = []byte(v)
+	var err error
+	if secret {
+		s := &corev1.Secret{}
+		if err = a.reader.Get(ctx, key, s); err == nil {
+			data = s.Data
+		}
+	} else {
+		cm := &corev1.ConfigMap{}
+		if err = a.reader.Get(ctx, key, cm); err == nil {
+			for k, v := range cm.Data {
+				data[k] = []byte(v)
+			}
+			for k, v := range cm.BinaryData {
+				data[k] = v
+			}
+		}
 	}
-	for k, v := range cm.BinaryData {
-		data[k] = v
+	switch {
+	case apierrors.IsNotFound(err) && ptr.Deref(optional, false):
+		return map[string][]byte{}, nil
+	case err != nil && secret:
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("configmap %q: %w", name, err)
+	}
+	return data, nil
+}
+
+func (a *Agent) configMapFiles(ctx context.Context, ns string, ref *corev1.LocalObjectReference, items []corev1.KeyToPath, optional *bool, def os.FileMode) (map[string]file, error) {
+	data, err := a.sourceData(ctx, ns, ref.Name, false, optional)
+	if err != nil || len(data) == 0 {
+		return nil, err
 	}
 	return pick(data, items, def)
 }
 
 func (a *Agent) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def os.FileMode) (map[string]file, error) {
-	s := &corev1.Secret{}
-	if err := a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
-		if apierrors.IsNotFound(err) && ptr.Deref(optional, false) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("secret %q: %w", name, err)
+	data, err := a.sourceData(ctx, ns, name, true, optional)
+	if err != nil || len(data) == 0 {
+		return nil, err
 	}
-	return pick(s.Data, items, def)
+	return pick(data, items, def)
 }
 
 func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os.FileMode) (map[string]file, error) {

@@ -103,9 +103,21 @@ func sandboxProcs() []string {
 	return pids
 }
 
-// cleanupSandboxes kills whatever a failed test left in fargo's cgroups and
-// removes the cgroups and network namespaces.
-func cleanupSandboxes(t *testing.T) {
+// cleanupSandboxes kills whatever a failed test left in fargo's cgroups and the
+// containerd shims serving dataDir, and removes the cgroups and network namespaces.
+func cleanupSandboxes(t *testing.T, dataDir string) {
+	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
+	if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
+		var under []string
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dataDir+"/") {
+				under = append(under, f[1])
+			}
+		}
+		for i := len(under) - 1; i >= 0; i-- { // innermost first
+			_ = syscall.Unmount(under[i], syscall.MNT_DETACH)
+		}
+	}
 	for _, pid := range sandboxProcs() {
 		var n int
 		if _, err := fmt.Sscan(pid, &n); err == nil {
@@ -142,18 +154,14 @@ func cleanupSandboxes(t *testing.T) {
 func TestContainerdPods(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := images.StartRegistry(t) + "/fargo/busybox:1"
-	if err := images.Push(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	ref := images.Serve(t, "busybox", img, err)
+	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
+	nginx := images.Serve(t, "nginx", img, err)
 	dataDir, err := os.MkdirTemp("", "fargo-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cleanupSandboxes(t); os.RemoveAll(dataDir) })
+	t.Cleanup(func() { cleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
 	args := append(harness.ServerArgs(t, dataDir), "--runtime", "containerd", "--host-name", "e2e")
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {
@@ -165,21 +173,22 @@ func TestContainerdPods(t *testing.T) {
 	s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"apps"},"spec":{"selectors":[{"namespace":"apps"}]}}`)
 	s.Kubectl("create", "namespace", "apps")
 	harness.Eventually(t, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "apps"); return err == nil })
-	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image="+ref, "--replicas=2", "--", "sh", "-c", "trap 'exit 0' TERM; hostname > /tmp/index.html; httpd -f -p 8080 -h /tmp & wait")
+	// The seed's second test app, with the local nginx image.
+	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image="+nginx, "--replicas=2")
 	harness.Eventually(t, 90*time.Second, "2/2 ready", func() bool {
 		return jsonpath(s, "{.status.readyReplicas}", "get", "deployment", "-n", "apps", "test2-fargate") == "2"
 	})
 	t.Logf("kubectl get pods -o wide:\n%s", s.Kubectl("get", "pods", "-n", "apps", "-o", "wide"))
 	pids := sandboxProcs()
 	if len(pids) != 4 {
-		t.Fatalf("processes in sandbox cgroups: %v, want a shell and httpd in each of two", pids)
+		t.Fatalf("processes in sandbox cgroups: %v, want nginx's master and worker in each of two", pids)
 	}
-	// Each pod answers at its own IP, routed from the host over its veth, with its
-	// hostname (the pod name); the VPC is blackholed under the /32s.
+	// Each pod answers at its own IP, routed from the host over its veth; the VPC is
+	// blackholed under the /32s.
 	for _, pod := range strings.Fields(jsonpath(s, "{.items[*].metadata.name}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate")) {
 		ip := jsonpath(s, "{.status.podIP}", "get", "pod", "-n", "apps", pod)
-		if got := httpGet(t, "http://"+ip+":8080/"); strings.TrimSpace(got) != pod {
-			t.Errorf("GET http://%s:8080/ = %q, want the pod name %s", ip, got, pod)
+		if got := httpGet(t, "http://"+ip+"/"); !strings.Contains(got, "Welcome to nginx!") {
+			t.Errorf("GET http://%s/ of pod %s = %q, want nginx's welcome page", ip, pod, got)
 		}
 		if route, _ := exec.Command("ip", "route", "show", ip+"/32").Output(); !strings.Contains(string(route), "dev veth") {
 			t.Errorf("host route to %s: %q, want a /32 over a veth", ip, route)

@@ -36,13 +36,7 @@ func TestContainerdConformance(t *testing.T) {
 		removeCgroupRoot(t)
 	})
 	img, err := images.Busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := images.StartRegistry(t) + "/fargo/busybox:1"
-	if err := images.Push(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	ref := images.Serve(t, "busybox", img, err)
 	conformance.Run(t, conformance.Fixture{
 		New: func(t *testing.T) runtime.Runtime {
 			rt, err := containerd.New(d.Socket, d.Dir)

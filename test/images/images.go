@@ -36,25 +36,51 @@ func Busybox() (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s (install Debian's busybox-static): %w", BusyboxPath, err)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"bin/", "tmp/", "etc/", "proc/", "sys/", "dev/"} {
+	fs := rootfs{}
+	fs.dir("bin", "tmp", "etc", "proc", "sys", "dev")
+	fs.file("bin/busybox", bin, 0o755)
+	for _, a := range busyboxApplets {
+		fs.link("bin/"+a, "busybox")
+	}
+	return fs.image([]string{"sh"}, "PATH=/bin")
+}
+
+// rootfs is an image's single layer, built in memory.
+type rootfs []entry
+
+type entry struct {
+	hdr  tar.Header
+	data []byte
+}
+
+func (r *rootfs) dir(names ...string) {
+	for _, n := range names {
 		mode := int64(0o755)
-		if d == "tmp/" {
+		if n == "tmp" {
 			mode = 0o1777
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: mode}); err != nil {
+		*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: n + "/", Mode: mode}})
+	}
+}
+
+func (r *rootfs) file(name string, data []byte, mode int64) {
+	*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}, data: data})
+}
+
+func (r *rootfs) link(name, target string) {
+	*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}})
+}
+
+// image writes the layer and sets the config: linux on this machine's arch, cmd
+// and env.
+func (r rootfs) image(cmd []string, env ...string) (v1.Image, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range r {
+		if err := tw.WriteHeader(&e.hdr); err != nil {
 			return nil, err
 		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin))}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, err
-	}
-	for _, a := range busyboxApplets {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}); err != nil {
+		if _, err := tw.Write(e.data); err != nil {
 			return nil, err
 		}
 	}
@@ -64,7 +90,7 @@ func Busybox() (v1.Image, error) {
 	data := buf.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
-		return nil, fmt.Errorf("building busybox layer: %w", err)
+		return nil, fmt.Errorf("building layer: %w", err)
 	}
 	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
@@ -76,8 +102,7 @@ func Busybox() (v1.Image, error) {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", goruntime.GOARCH
-	cfg.Config.Cmd = []string{"sh"}
-	cfg.Config.Env = []string{"PATH=/bin"}
+	cfg.Config.Cmd, cfg.Config.Env = cmd, env
 	return mutate.ConfigFile(img, cfg)
 }
 
@@ -99,4 +124,18 @@ func Push(ref string, img v1.Image) error {
 		return fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return nil
+}
+
+// Serve starts a loopback registry for the test, pushes img to it as
+// fargo/<name>:1 and returns the reference.
+func Serve(t testing.TB, name string, img v1.Image, err error) string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := StartRegistry(t) + "/fargo/" + name + ":1"
+	if err := Push(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }

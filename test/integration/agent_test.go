@@ -73,6 +73,19 @@ func TestAgentRunsPodsOnOwnNodes(t *testing.T) {
 	if len(pods) != 2 || len(nodes) != 2 {
 		t.Fatalf("pods %v on nodes %v; want 2 pods on 2 nodes", pods, nodes)
 	}
+	// A pod bound to a Fargate node by anything but the fargate-scheduler is
+	// rejected as EKS's kubelet does.
+	var anyNode string
+	for n := range nodes {
+		anyNode = n
+	}
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"intruder","namespace":"default"},"spec":{"nodeName":"` + anyNode + `","containers":[{"name":"c","image":"x"}]}}`)
+	harness.Eventually(t, 30*time.Second, "intruder rejected", func() bool {
+		return jsonpath(s, "{.status.phase}/{.status.reason}", "get", "pod", "-n", "default", "intruder") == "Failed/UnsupportedPodSpec"
+	})
+	if ev, _ := s.TryKubectl("get", "events", "-n", "default", "--field-selector", "reason=UnsupportedPodSpec", "-o", "jsonpath={.items[*].message}"); !strings.Contains(ev, "Pod not supported: SchedulerName is not fargate-scheduler") {
+		t.Errorf("UnsupportedPodSpec event: %q", ev)
+	}
 	wide := s.Kubectl("get", "pods", "-n", "apps", "-o", "wide")
 	t.Logf("kubectl get pods -o wide:\n%s", wide)
 
