@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density generate clean
 all: build
 
 deps:
@@ -33,6 +33,16 @@ build: deps
 # bin/etcd is upstream etcd for the --etcd-servers tests (Debian's 3.4 is too old).
 bin/etcd: go.mod go.sum test/tools/etcd/main.go
 	$(GO) build -o bin/etcd ./test/tools/etcd
+
+# The project's test server, static: it runs in images without a libc.
+bin/testserver: go.mod go.sum $(wildcard test/testserver/*.go)
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o bin/testserver ./test/testserver
+
+# Images for tests and demos, without Docker or the internet: tarballs in
+# bin/images. `bin/images-tool --serve 127.0.0.1:5000` also serves them.
+images: deps bin/testserver
+	$(GO) build -o bin/images-tool ./test/tools/images
+	bin/images-tool --out bin/images
 
 run: build
 	bin/fargo server --data-dir $(DATA_DIR)
@@ -49,7 +59,7 @@ test-integration: build bin/etcd
 	$(GO) test $(TEST_FLAGS) -tags integration -timeout 30m ./test/integration/...
 
 # e2e: as root, against a real server; later tiers add containerd and networks.
-test-e2e: build
+test-e2e: build bin/testserver
 	$(GO) test $(TEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 
 bench-controlplane: build bin/etcd

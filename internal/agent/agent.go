@@ -11,19 +11,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fargo-dev/fargo/internal/network"
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -46,6 +51,9 @@ type Config struct {
 	Workers int
 	// DataDir holds pods' volumes (DATA/pods/<uid>).
 	DataDir string
+	// ClusterDNS is the cluster DNS service's address, for pods' resolv.conf
+	// (nil: pods with dnsPolicy ClusterFirst get no nameserver).
+	ClusterDNS net.IP
 }
 
 // Agent is one host's agent.
@@ -54,6 +62,12 @@ type Agent struct {
 	client   client.Client
 	reader   client.Reader // uncached: configMaps and secrets of pods, read when needed
 	recorder record.EventRecorder
+	probes   *prober
+	// wake re-queues a sandbox (a probe result changed, a container was killed).
+	wake chan event.GenericEvent
+	// killing and preStopped hold container IDs being killed after a failed probe
+	// and those whose preStop hook has run.
+	killing, preStopped sync.Map
 }
 
 // New checks cfg and returns an agent that SetupWithManager wires in.
@@ -73,7 +87,19 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = 16
 	}
-	return &Agent{cfg: cfg}, nil
+	a := &Agent{cfg: cfg, wake: make(chan event.GenericEvent, 1024)}
+	a.probes = newProber(a.runProbe, a.wakeSandbox, func(t probeTarget, kind probeType, out string) {
+		a.event(t.pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, out)
+	})
+	return a, nil
+}
+
+// wakeSandbox re-queues a sandbox's reconcile now.
+func (a *Agent) wakeSandbox(name string) {
+	select {
+	case a.wake <- event.GenericEvent{Object: &v1alpha1.Sandbox{ObjectMeta: metav1.ObjectMeta{Name: name}}}:
+	default: // full: the periodic resync picks it up
+	}
 }
 
 // SetupWithManager registers the host (a runnable that also renews heartbeats and
@@ -95,6 +121,7 @@ func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: a.cfg.Workers}).
 		For(&v1alpha1.Sandbox{}, builder.WithPredicates(mine)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podSandbox)).
+		WatchesRawSource(source.Channel(a.wake, &handler.EnqueueRequestForObject{})).
 		Complete(reconcile.Func(a.reconcile))
 }
 

@@ -12,8 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// env resolves a container's environment as kubelet does: envFrom first, then
-// env in order (later wins), with valueFrom fieldRef, resourceFieldRef,
+// env resolves a container's environment as kubelet does: service variables,
+// then envFrom, then env in order (later wins), with valueFrom fieldRef, resourceFieldRef,
 // configMapKeyRef and secretKeyRef, and $(VAR) references to earlier variables.
 func (a *Agent) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
 	vars := map[string]string{}
@@ -23,6 +23,13 @@ func (a *Agent) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (
 			order = append(order, k)
 		}
 		vars[k] = v
+	}
+	services, err := a.serviceEnv(ctx, pod)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range services {
+		set(e.Name, e.Value)
 	}
 	for _, from := range c.EnvFrom {
 		data, err := a.envSource(ctx, pod.Namespace, from)

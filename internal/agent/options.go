@@ -53,13 +53,15 @@ type Cluster struct {
 	Region string
 	// VPC is routed to a blackhole on the host, under the sandboxes' /32 routes.
 	VPC *net.IPNet
+	// DNS is the cluster DNS service's address, for pods' resolv.conf.
+	DNS net.IP
 }
 
 // Config resolves the flags into an agent configuration with its runtime; the
 // containerd runtime starts fargo's containerd under dataDir, logging to logDir.
 // The caller closes cfg.Runtime.
 func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string) (Config, error) {
-	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir}
+	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir, ClusterDNS: cluster.DNS}
 	if cfg.HostName == "" {
 		h, err := os.Hostname()
 		if err != nil {

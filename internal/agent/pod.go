@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,7 +39,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandb
 		byName[current[i].Name] = &current[i]
 	}
 	status := pod.Status.DeepCopy()
-	if err := a.prepareVolumes(ctx, pod); err != nil {
+	if err := a.prepareVolumes(ctx, pod, sb.Spec.IP); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
 		return resync * 5, nil
 	}
@@ -122,8 +123,13 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 	attempt := 0
 	if st != nil {
 		if st.State != runtime.StateExited {
-			return containerStatus(c, st, "", "")
+			cs := containerStatus(c, st, "", "")
+			if st.State == runtime.StateRunning {
+				a.applyProbes(pod, sb, c, st, &cs)
+			}
+			return cs
 		}
+		a.probes.stop(pod.UID, c.Name)
 		if cs, hold := exited(pod, c, st, policy); hold {
 			return cs
 		}
@@ -137,7 +143,7 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 	if img.Pulled {
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
-	spec := runtimeContainer(c, attempt)
+	spec := runtimeContainer(pod, c, attempt)
 	spec.Mounts = a.mounts(pod, c)
 	if spec.Env, err = a.env(ctx, pod, c); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -149,11 +155,66 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 		return containerStatus(c, st, "CreateContainerError", err.Error())
 	}
 	a.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if started.State == runtime.StateRunning && c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: started.ID, started: started.Started}
+		if err := a.runHook(ctx, t, c.Lifecycle.PostStart, terminationGrace(pod)); err != nil {
+			a.event(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
+			a.kill(t, terminationGrace(pod))
+		}
+	}
 	if started.State == runtime.StateExited { // died at once
 		cs, _ := exited(pod, c, &started, policy)
 		return cs
 	}
-	return containerStatus(c, &started, "", "")
+	cs := containerStatus(c, &started, "", "")
+	a.applyProbes(pod, sb, c, &started, &cs)
+	return cs
+}
+
+// applyProbes sets a running container's started and ready fields from its
+// probes and kills it when its liveness or startup probe has failed.
+func (a *Agent) applyProbes(pod *corev1.Pod, sb *v1alpha1.Sandbox, c *corev1.Container, st *runtime.ContainerStatus, cs *corev1.ContainerStatus) {
+	t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: st.ID, started: st.Started}
+	s := a.probes.sync(t)
+	cs.Started, cs.Ready = ptrBool(s.started), s.ready
+	if s.failed == "" {
+		return
+	}
+	grace := terminationGrace(pod)
+	spec := c.LivenessProbe
+	if s.failed == startup {
+		spec = c.StartupProbe
+	}
+	if spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	if _, busy := a.killing.Load(st.ID); !busy {
+		a.event(pod, corev1.EventTypeNormal, "Killing", "Container %s failed %s probe, will be restarted", c.Name, strings.ToLower(string(s.failed)))
+	}
+	a.kill(t, grace)
+}
+
+// kill stops a container in the background (it may take its grace period) and
+// wakes the sandbox when it has exited; the restart policy takes it from there.
+func (a *Agent) kill(t probeTarget, grace time.Duration) {
+	if _, busy := a.killing.LoadOrStore(t.containerID, true); busy {
+		return
+	}
+	go func() {
+		defer a.killing.Delete(t.containerID)
+		if err := a.cfg.Runtime.StopContainer(context.Background(), t.sandbox, t.container.Name, grace); err != nil {
+			a.event(t.pod, corev1.EventTypeWarning, "FailedKillPod", "error killing container %s: %v", t.container.Name, err)
+		}
+		a.wakeSandbox(t.sandbox)
+	}()
+}
+
+// terminationGrace is the pod's terminationGracePeriodSeconds (default 30 s).
+func terminationGrace(pod *corev1.Pod) time.Duration {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
 }
 
 // exited is the status of an exited container and whether it stays so for now:
@@ -180,12 +241,26 @@ func pullPolicy(c *corev1.Container) runtime.PullPolicy {
 	return runtime.PullIfNotPresent
 }
 
-// runtimeContainer is what the runtime needs of a container spec.
-func runtimeContainer(c *corev1.Container, attempt int) runtime.Container {
+// runtimeContainer is what the runtime needs of a container spec: the container's
+// securityContext over the pod's, with fsGroup and supplementalGroups as extra
+// groups.
+func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime.Container {
 	out := runtime.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
 		TTY: c.TTY, Stdin: c.Stdin, Attempt: attempt}
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		out.User, out.Group = psc.RunAsUser, psc.RunAsGroup
+		if psc.FSGroup != nil {
+			out.SupplementalGroups = append(out.SupplementalGroups, *psc.FSGroup)
+		}
+		out.SupplementalGroups = append(out.SupplementalGroups, psc.SupplementalGroups...)
+	}
 	if sc := c.SecurityContext; sc != nil {
-		out.User, out.Group = sc.RunAsUser, sc.RunAsGroup
+		if sc.RunAsUser != nil {
+			out.User = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			out.Group = sc.RunAsGroup
+		}
 		out.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
 	}
 	return out
@@ -223,22 +298,28 @@ func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, status *corev1
 	return nil
 }
 
-// terminatePod stops the containers within the pod's grace period and, once all
-// have exited, deletes the pod for good, as kubelet confirms a graceful delete.
+// terminatePod runs preStop hooks and stops the containers within the pod's
+// grace period and, once all have exited, deletes the pod for good, as kubelet
+// confirms a graceful delete.
 func (a *Agent) terminatePod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox) (time.Duration, error) {
 	grace := 30 * time.Second
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
+	deadline := pod.DeletionTimestamp.Add(grace)
+	a.probes.stop(pod.UID, "")
 	current, err := a.cfg.Runtime.Containers(ctx, sb.Name)
 	if err != nil && !isNotFound(err) {
 		return 0, fmt.Errorf("listing containers of sandbox %s: %w", sb.Name, err)
 	}
 	for _, st := range current {
 		if st.State == runtime.StateRunning {
-			if err := a.cfg.Runtime.StopContainer(ctx, sb.Name, st.Name, grace); err != nil {
+			a.preStop(ctx, pod, sb, st, time.Until(deadline))
+			// As kubelet: what preStop left of the grace period, at least 2 s.
+			if err := a.cfg.Runtime.StopContainer(ctx, sb.Name, st.Name, max(time.Until(deadline), 2*time.Second)); err != nil {
 				return 0, fmt.Errorf("stopping container %s of pod %s/%s: %w", st.Name, pod.Namespace, pod.Name, err)
 			}
+			a.preStopped.Delete(st.ID)
 			a.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", st.Name)
 		}
 	}
@@ -247,4 +328,31 @@ func (a *Agent) terminatePod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.
 		return 0, fmt.Errorf("confirming deletion of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return 0, nil
+}
+
+// preStop runs a container's preStop hook once, within what is left of the
+// grace period.
+func (a *Agent) preStop(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox, st runtime.ContainerStatus, left time.Duration) {
+	c := specContainer(pod, st.Name)
+	if c == nil || c.Lifecycle == nil || c.Lifecycle.PreStop == nil || left <= 0 {
+		return
+	}
+	if _, done := a.preStopped.LoadOrStore(st.ID, true); done {
+		return
+	}
+	t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: st.ID, started: st.Started}
+	if err := a.runHook(ctx, t, c.Lifecycle.PreStop, left); err != nil {
+		a.event(pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
+	}
+}
+
+func specContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -96,6 +97,7 @@ func (a *Agent) teardown(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	if !controllerutil.ContainsFinalizer(sb, v1alpha1.SandboxFinalizer) {
 		return nil
 	}
+	a.probes.stop(types.UID(sb.Spec.Pod.UID), "")
 	if err := a.cfg.Runtime.RemoveSandbox(ctx, sb.Name); err != nil {
 		return fmt.Errorf("tearing down sandbox %s: %w", sb.Name, err)
 	}

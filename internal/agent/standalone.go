@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/fargo-dev/fargo/internal/network/proxy"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -51,7 +52,7 @@ func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, dataDir, k
 	if err != nil {
 		return fmt.Errorf("cluster info from %s has no VPC CIDR (%q): upgrade the fargo server", cfg.Host, info.Data["vpcCIDR"])
 	}
-	ac, err := o.Config(ctx, Cluster{Region: info.Data["region"], VPC: vpc}, kubeletVersion, dataDir, filepath.Join(dataDir, "logs"))
+	ac, err := o.Config(ctx, Cluster{Region: info.Data["region"], VPC: vpc, DNS: net.ParseIP(info.Data["clusterDNS"]).To4()}, kubeletVersion, dataDir, filepath.Join(dataDir, "logs"))
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,12 @@ func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, dataDir, k
 		ac.HostName, info.Data["name"], ac.Region, cfg.Host, ac.Runtime.Name(),
 		strconv.FormatFloat(float64(ac.Capacity.MilliCPU)/1000, 'f', -1, 64), ac.Capacity.MemoryMiB)
 	defer ac.Runtime.Close()
+	if ac.Runtime.Name() == RuntimeContainerd {
+		if err := proxy.Start(ctx, cfg, proxy.Config{HostName: ac.HostName, VPC: vpc}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "service proxy: kube-proxy nftables mode")
+	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("host agent: %w", err)
 	}

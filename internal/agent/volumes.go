@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,12 +34,15 @@ func (a *Agent) volumeDir(pod *corev1.Pod, name string) string {
 
 // prepareVolumes writes the pod's volumes on the host (emptyDir, configMap,
 // secret, downwardAPI, projected with service-account tokens), refreshing their
-// contents every volumeRefresh. A missing, non-optional source is an error the
+// contents every volumeRefresh; and the pod's hosts and resolv.conf files. A missing, non-optional source is an error the
 // pod waits on, as kubelet's FailedMount.
-func (a *Agent) prepareVolumes(ctx context.Context, pod *corev1.Pod) error {
+func (a *Agent) prepareVolumes(ctx context.Context, pod *corev1.Pod, ip string) error {
 	stamp := filepath.Join(a.podDir(pod), ".volumes")
 	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < volumeRefresh {
 		return nil
+	}
+	if err := a.writePodFiles(pod, ip); err != nil {
+		return err
 	}
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
@@ -48,6 +52,16 @@ func (a *Agent) prepareVolumes(ctx context.Context, pod *corev1.Pod) error {
 		}
 		if err := writeFiles(a.volumeDir(pod, v.Name), files); err != nil {
 			return fmt.Errorf("writing volume %q: %w", v.Name, err)
+		}
+		if v.EmptyDir != nil { // world-writable, as kubelet makes it
+			if err := os.Chmod(a.volumeDir(pod, v.Name), 0o777); err != nil {
+				return fmt.Errorf("writing volume %q: %w", v.Name, err)
+			}
+		}
+		if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+			if err := applyFSGroup(a.volumeDir(pod, v.Name), *sc.FSGroup, v.EmptyDir != nil); err != nil {
+				return fmt.Errorf("setting fsGroup on volume %q: %w", v.Name, err)
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(stamp), 0o700); err != nil {
@@ -250,6 +264,36 @@ func writeFiles(dir string, files map[string]file) error {
 	return nil
 }
 
+// applyFSGroup gives a volume to group gid as kubelet does for fsGroup: group
+// owner gid, set-gid directories so new files inherit it, group read (and write,
+// for a writable volume).
+func applyFSGroup(dir string, gid int64, writable bool) error {
+	perm := fs.FileMode(0o040)
+	if writable {
+		perm = 0o060
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, -1, int(gid)); err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		m := info.Mode() | perm
+		if d.IsDir() {
+			m |= fs.ModeSetgid | perm | 0o010
+		}
+		return os.Chmod(p, m)
+	})
+}
+
 // mounts are a container's volume mounts as host paths.
 func (a *Agent) mounts(pod *corev1.Pod, c *corev1.Container) []runtime.Mount {
 	var out []runtime.Mount
@@ -260,7 +304,7 @@ func (a *Agent) mounts(pod *corev1.Pod, c *corev1.Container) []runtime.Mount {
 		}
 		out = append(out, runtime.Mount{HostPath: src, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly})
 	}
-	return out
+	return append(out, a.podFileMounts(pod, c)...)
 }
 
 // removePodDir deletes a pod's volumes once its sandbox is gone.

@@ -169,3 +169,12 @@ type Selector struct {
 	Namespace string            `yaml:"namespace"`
 	Labels    map[string]string `yaml:"labels"`
 }
+
+// ClusterDNS is the cluster DNS service's address: the tenth of the service CIDR,
+// as EKS (10.100.0.10 for 10.100.0.0/16).
+func (c *Cluster) ClusterDNS() net.IP {
+	ip := make(net.IP, len(c.ServiceNet.IP.To4()))
+	copy(ip, c.ServiceNet.IP.To4())
+	ip[3] += 10
+	return ip
+}

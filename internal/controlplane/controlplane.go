@@ -45,6 +45,8 @@ type ControlPlane struct {
 	// Endpoint is the apiserver URL; CreatedAt when the cluster was first started.
 	Endpoint  string
 	CreatedAt time.Time
+	// Advertise is the kubernetes service's endpoint address (nil: none found).
+	Advertise net.IP
 }
 
 // Start brings the control plane up in order (etcd, kube-apiserver, CRDs,
@@ -82,7 +84,7 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 	cp := &ControlPlane{cfg: cfg, failed: make(chan error, 4), AdminConfig: admin,
 		CABundle: encodeCertPEM(cs.CA.Cert), WebhookCertFile: cs.Webhook.CertFile, WebhookKeyFile: cs.Webhook.KeyFile,
 		ServingCertFile: cs.APIServer.CertFile, ServingKeyFile: cs.APIServer.KeyFile,
-		Endpoint: server, CreatedAt: cs.CA.Cert.NotBefore.Add(time.Hour)}
+		Endpoint: server, CreatedAt: cs.CA.Cert.NotBefore.Add(time.Hour), Advertise: advertise}
 	cp.apiServer.ctx, cp.apiServer.cancel = context.WithCancel(context.Background())
 	cp.controllers.ctx, cp.controllers.cancel = context.WithCancel(context.Background())
 	defer func() {

@@ -51,8 +51,11 @@ type Container struct {
 	Env        []string // KEY=value
 	WorkingDir string
 	Mounts     []Mount
-	// User and Group override the image's user when set.
+	// User and Group override the image's user when set (Group alone keeps the
+	// image's user).
 	User, Group *int64
+	// SupplementalGroups are extra groups of the process (fsGroup among them).
+	SupplementalGroups []int64
 	// ReadOnlyRootfs mounts the image read-only.
 	ReadOnlyRootfs bool
 	TTY            bool

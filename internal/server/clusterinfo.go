@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/profile"
 )
 
@@ -15,12 +16,13 @@ import (
 // cluster a server runs.
 var ClusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "fargo-cluster"}
 
-// publishClusterInfo writes the cluster's name, region and account to ClusterInfo.
-func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster, vpc string) error {
+// publishClusterInfo writes the cluster's name, region, account, VPC and DNS
+// address to ClusterInfo, for agents on other machines.
+func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster, cluster *clusterconfig.Cluster) error {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ClusterInfo.Namespace, Name: ClusterInfo.Name},
-		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID, "vpcCIDR": vpc},
+		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID, "vpcCIDR": cluster.VPCNet.String(), "clusterDNS": cluster.ClusterDNS().String()},
 	}
 	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("fargo"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("publishing cluster info: %w", err)

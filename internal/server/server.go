@@ -18,6 +18,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/network/proxy"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 	"github.com/fargo-dev/fargo/internal/version"
 )
@@ -51,7 +52,7 @@ func Run(o *Options, out io.Writer) error {
 	}
 	var hostCfg *agent.Config
 	if o.Host.Enabled() {
-		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet}, version.Kubernetes, cfg.DataDir, cfg.LogDir)
+		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir)
 		if err != nil {
 			return err
 		}
@@ -88,6 +89,8 @@ func Run(o *Options, out io.Writer) error {
 		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)
 	}
 	progress("fargo controllers", "webhooks on https://127.0.0.1:"+strconv.Itoa(o.WebhookPort))
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
 	if hostCfg != nil {
 		c := hostCfg.Capacity
 		progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes", hostCfg.HostName, hostCfg.Runtime.Name(),
@@ -95,10 +98,16 @@ func Run(o *Options, out io.Writer) error {
 		if hostCfg.Runtime.Name() == agent.RuntimeFake {
 			fmt.Fprintln(out, "note: runtime fake: Fargate pods are reported Running but no container runs")
 		}
+		if hostCfg.Runtime.Name() == agent.RuntimeContainerd {
+			perr := proxy.Start(apiCtx, cp.AdminConfig, proxy.Config{HostName: hostCfg.HostName, HostIP: cp.Advertise, VPC: cluster.VPCNet})
+			if perr != nil {
+				fmt.Fprintf(out, "warning: %v; pods cannot reach Services\n", perr)
+			} else {
+				progress("service proxy", "kube-proxy nftables mode, services "+cluster.ServiceNet.String())
+			}
+		}
 	}
-	err = publishClusterInfo(ctx, ctrls.client, pc, cluster.VPCNet.String())
-	apiCtx, stopAPI := context.WithCancel(context.Background())
-	defer stopAPI()
+	err = publishClusterInfo(ctx, ctrls.client, pc, cluster)
 	apiFailed := make(chan error, 1)
 	if err == nil {
 		var endpoint string

@@ -141,6 +141,7 @@ func cleanupSandboxes(t *testing.T, dataDir string) {
 	}
 	removeCgroupRoot(t)
 	_ = exec.Command("ip", "route", "del", "blackhole", "192.168.0.0/16").Run()
+	_ = exec.Command("nft", "delete", "table", "ip", "kube-proxy").Run()
 	ns, _ := filepath.Glob("/run/netns/fargo-*")
 	for _, n := range ns {
 		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
@@ -157,6 +158,8 @@ func TestContainerdPods(t *testing.T) {
 	ref := images.Serve(t, "busybox", img, err)
 	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
+	img, err = images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
+	testserver := images.Serve(t, "testserver", img, err)
 	dataDir, err := os.MkdirTemp("", "fargo-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +208,8 @@ func TestContainerdPods(t *testing.T) {
 	}
 	ids := jsonpath(s, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-n", "apps")
 	checkEnvAndVolumes(t, s, dataDir, ref)
+	checkInPod(t, s, dataDir, testserver, ref)
+	checkProbes(t, s, dataDir, testserver, ref)
 
 	// A pod that allocates past its size is OOMKilled.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hog","namespace":"apps"},"spec":{"restartPolicy":"Never","containers":[{"name":"hog","image":"` + ref + `","command":["sh","-c","x=0123456789; while true; do x=$x$x; done"],"resources":{"limits":{"memory":"100Mi"}}}]}}`)

@@ -233,6 +233,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		oci.WithEnv(c.Env),
 		oci.WithHostname(sb.Hostname),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: NetnsPath(sb.ID)}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: r.nsPath(sb.ID, "ipc")}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: r.nsPath(sb.ID, "uts")}),
+		withMount(specs.Mount{Destination: "/dev/shm", Type: "bind", Source: r.shmPath(sb.ID), Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"}}),
 		oci.WithCgroup(cgroupPath(sb.ID)+"/"+id),
 		oci.WithNoNewPrivileges,
 		oci.WithMounts(mounts(c.Mounts)),
@@ -241,12 +244,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
 	}
 	if c.User != nil {
-		gid := uint32(0)
-		if c.Group != nil {
-			gid = uint32(*c.Group)
-		}
-		opts = append(opts, oci.WithUIDGID(uint32(*c.User), gid))
+		opts = append(opts, oci.WithUserID(uint32(*c.User))) // GID from the image's /etc/passwd
 	}
+	opts = append(opts, withGroups(c.Group, c.SupplementalGroups))
 	if c.ReadOnlyRootfs {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
@@ -259,6 +259,35 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		containerd.WithNewSpec(opts...),
 		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt)}),
 	)
+}
+
+// withGroups sets the process's group and adds supplemental groups.
+func withGroups(group *int64, extra []int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if group != nil {
+			// The image user's group leaves the list with it, as under kubelet.
+			s.Process.User.GID = uint32(*group)
+			s.Process.User.AdditionalGids = []uint32{uint32(*group)}
+		}
+		for _, g := range extra {
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
+		}
+		return nil
+	}
+}
+
+// withMount puts m in place of the default spec's mount at the same destination.
+func withMount(m specs.Mount) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == m.Destination {
+				s.Mounts[i] = m
+				return nil
+			}
+		}
+		s.Mounts = append(s.Mounts, m)
+		return nil
+	}
 }
 
 func mounts(in []runtime.Mount) []specs.Mount {

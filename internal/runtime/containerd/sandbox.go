@@ -16,7 +16,7 @@ import (
 )
 
 // A sandbox is, on the host: a network namespace (/run/netns/fargo-<id>) its
-// containers share, a cgroup (/fargo/<id>) whose CPU quota and memory limit are
+// containers share, IPC and UTS namespaces and a /dev/shm (namespaces.go), a cgroup (/fargo/<id>) whose CPU quota and memory limit are
 // the provisioned size and under which every container's cgroup sits, and a
 // record of its spec under DIR/sandboxes/<id>.json.
 
@@ -34,7 +34,8 @@ func cgroupPath(id string) string { return cgroupRoot + "/" + id }
 
 func (r *Runtime) recordPath(id string) string { return filepath.Join(r.dir, "sandboxes", id+".json") }
 
-// createSandbox makes the netns (loopback up) and the sized cgroup, then records
+// createSandbox makes the netns (loopback up), the IPC and UTS namespaces and the
+// sized cgroup, then records
 // the sandbox; each part is skipped when it exists.
 func (r *Runtime) createSandbox(sb runtime.Sandbox) error {
 	if _, err := os.Stat(NetnsPath(sb.ID)); errors.Is(err, os.ErrNotExist) {
@@ -44,6 +45,9 @@ func (r *Runtime) createSandbox(sb runtime.Sandbox) error {
 	}
 	if out, err := exec.Command("ip", "-n", netnsName(sb.ID), "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		return fmt.Errorf("bringing up loopback in %s: %v: %s", netnsName(sb.ID), err, strings.TrimSpace(string(out)))
+	}
+	if err := r.pinNamespaces(sb.ID, sb.Hostname); err != nil {
+		return err
 	}
 	mem := sb.MemoryMiB << 20
 	quota, period := sb.MilliCPU*cfsPeriod/1000, uint64(cfsPeriod)
@@ -86,9 +90,13 @@ func (r *Runtime) loadSandbox(id string) (runtime.Sandbox, error) {
 	return sb, nil
 }
 
-// removeSandboxParts deletes the cgroup, netns and record (containers are gone).
+// removeSandboxParts deletes the cgroup, namespaces and record (containers are
+// gone).
 func (r *Runtime) removeSandboxParts(id string) error {
 	var errs []error
+	if err := r.unpinNamespaces(id); err != nil {
+		errs = append(errs, err)
+	}
 	if cg, err := cgroup1.Load(cgroup1.StaticPath(cgroupPath(id))); err == nil {
 		if err := cg.Delete(); err != nil {
 			errs = append(errs, fmt.Errorf("deleting cgroup %s: %w", cgroupPath(id), err))

@@ -1,0 +1,90 @@
+// Command images builds the images fargo's tests and demos run, without Docker and
+// without the internet (`make images`): fargo/testserver (test/testserver),
+// fargo/busybox (Debian's busybox-static) and fargo/nginx (Debian's nginx
+// packages), written as tarballs to --out; with --serve it also runs an OCI
+// registry on that loopback address holding them, until interrupted.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+func main() {
+	out := flag.String("out", "bin/images", "directory for the image tarballs")
+	testserver := flag.String("testserver", "bin/testserver", "the test server binary")
+	cache := flag.String("cache", "bin/image-cache", "where downloaded Debian packages are kept")
+	serve := flag.String("serve", "", "after building, serve a registry with the images on this loopback address (e.g. 127.0.0.1:5000)")
+	flag.Parse()
+	if err := run(*out, *testserver, *cache, *serve); err != nil {
+		fmt.Fprintln(os.Stderr, "images:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, testserver, cache, serve string) error {
+	builders := []struct {
+		name  string
+		build func() (v1.Image, error)
+	}{
+		{"testserver", func() (v1.Image, error) { return images.TestServer(testserver) }},
+		{"busybox", images.Busybox},
+		{"nginx", func() (v1.Image, error) { return images.Nginx(filepath.Join(cache, "nginx")) }},
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	built := map[string]v1.Image{}
+	for _, b := range builders {
+		start := time.Now()
+		img, err := b.build()
+		if err != nil {
+			return fmt.Errorf("building %s: %w", b.name, err)
+		}
+		ref := "fargo/" + b.name + ":1"
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(out, b.name+".tar")
+		if err := tarball.WriteToFile(path, tag, img); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		digest, _ := img.Digest()
+		fmt.Printf("%-10s %s  %s (%.1fs)\n", b.name, digest, path, time.Since(start).Seconds())
+		built[ref] = img
+	}
+	if serve == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(serve)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--serve %q: want a loopback address and port, such as 127.0.0.1:5000", serve)
+	}
+	l, err := net.Listen("tcp", serve)
+	if err != nil {
+		return err
+	}
+	go func() { log.Fatal(http.Serve(l, registry.New())) }()
+	for ref, img := range built {
+		if err := images.Push(serve+"/"+ref, img); err != nil {
+			return err
+		}
+		fmt.Printf("pushed %s/%s\n", serve, ref)
+	}
+	fmt.Printf("registry serving on %s (images are lost when it stops); interrupt to stop\n", serve)
+	select {}
+}
