@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density bench-startup generate clean
 all: build
 
 deps:
@@ -73,6 +73,12 @@ bench-scheduler: build
 bench-density: build
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
 		-bench BenchmarkDensity -benchtime 3x -timeout 30m ./test/integration/
+
+# Startup under real containerd (root): 1, 10 and 50 pods, with `ctr run` as the floor,
+# and the containerd density figure.
+bench-startup: build
+	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags e2e -run '^$$' \
+		-bench BenchmarkStartup -benchtime 3x -timeout 30m ./test/e2e/
 
 bench-sizing: deps
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -run '^$$' \

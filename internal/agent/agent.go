@@ -68,6 +68,7 @@ type Agent struct {
 	// killing and preStopped hold container IDs being killed after a failed probe
 	// and those whose preStop hook has run.
 	killing, preStopped sync.Map
+	tokens              tokenCache
 }
 
 // New checks cfg and returns an agent that SetupWithManager wires in.

@@ -34,6 +34,8 @@ type Options struct {
 	CPU          string
 	Memory       string
 	MaxSandboxes int64
+	// InsecureRegistries are reached over plain HTTP (loopback ones always are).
+	InsecureRegistries []string
 }
 
 // AddFlags registers the host flags on fs.
@@ -43,6 +45,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, runtimeHelp string) {
 	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
 	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
 	fs.Int64Var(&o.MaxSandboxes, "max-sandboxes", 0, "most sandboxes this host runs at once; 0: no limit beyond CPU and memory")
+	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registry", nil, "registry (host:port) to pull from over plain HTTP, repeatable; registries on loopback addresses always are, all others use HTTPS")
 }
 
 // Enabled is false for --runtime none: no agent on this machine.
@@ -85,12 +88,18 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 		return cfg, fmt.Errorf("--max-sandboxes %d: must be 0 (no limit) or more", o.MaxSandboxes)
 	}
 	cfg.Capacity = v1alpha1.HostCapacity{MilliCPU: cpu.MilliValue(), MemoryMiB: mem.Value() >> 20, Sandboxes: o.MaxSandboxes}
+	for _, r := range o.InsecureRegistries {
+		if r == "" || strings.ContainsAny(r, "/ ") {
+			return cfg, fmt.Errorf("--insecure-registry %q: want a registry host or host:port, without scheme or path (e.g. registry.lan:5000)", r)
+		}
+	}
 	switch o.Runtime {
 	case RuntimeContainerd:
 		rt, err := containerd.Start(ctx, filepath.Join(dataDir, "containerd"), filepath.Join(logDir, "containerd.log"), cluster.VPC)
 		if err != nil {
 			return cfg, fmt.Errorf("--runtime containerd: %w", err)
 		}
+		rt.InsecureRegistries = o.InsecureRegistries
 		cfg.Runtime = rt
 	case RuntimeFake:
 		cfg.Runtime = fake.New()

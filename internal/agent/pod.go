@@ -135,7 +135,12 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 		}
 		attempt = st.Attempt + 1
 	}
-	img, err := a.cfg.Runtime.PullImage(ctx, c.Image, pullPolicy(c), nil)
+	auth, err := a.pullAuth(ctx, pod, c.Image)
+	if err != nil {
+		a.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		return containerStatus(c, st, "ErrImagePull", err.Error())
+	}
+	img, err := a.cfg.Runtime.PullImage(ctx, c.Image, pullPolicy(c), auth)
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		return containerStatus(c, st, "ErrImagePull", err.Error())

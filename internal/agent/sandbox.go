@@ -98,6 +98,7 @@ func (a *Agent) teardown(ctx context.Context, sb *v1alpha1.Sandbox) error {
 		return nil
 	}
 	a.probes.stop(types.UID(sb.Spec.Pod.UID), "")
+	a.tokens.forget(types.UID(sb.Spec.Pod.UID))
 	if err := a.cfg.Runtime.RemoveSandbox(ctx, sb.Name); err != nil {
 		return fmt.Errorf("tearing down sandbox %s: %w", sb.Name, err)
 	}

@@ -225,19 +225,23 @@ func (a *Agent) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.P
 	return out, nil
 }
 
+// token is a service-account token for the pod, bound to it, from the cache
+// while it is fresh.
 func (a *Agent) token(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: orDefault(pod.Spec.ServiceAccountName, "default")}}
-	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: src.ExpirationSeconds,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-	}}
-	if src.Audience != "" {
-		tr.Spec.Audiences = []string{src.Audience}
-	}
-	if err := a.client.SubResource("token").Create(ctx, sa, tr); err != nil {
-		return "", fmt.Errorf("requesting a token for service account %s/%s: %w", sa.Namespace, sa.Name, err)
-	}
-	return tr.Status.Token, nil
+	return a.tokens.get(ctx, pod, src, func(ctx context.Context) (string, time.Time, error) {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: orDefault(pod.Spec.ServiceAccountName, "default")}}
+		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: src.ExpirationSeconds,
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+		}}
+		if src.Audience != "" {
+			tr.Spec.Audiences = []string{src.Audience}
+		}
+		if err := a.client.SubResource("token").Create(ctx, sa, tr); err != nil {
+			return "", time.Time{}, fmt.Errorf("requesting a token for service account %s/%s: %w", sa.Namespace, sa.Name, err)
+		}
+		return tr.Status.Token, tr.Status.ExpirationTimestamp.Time, nil
+	})
 }
 
 // writeFiles writes files under dir, each atomically (temp file, then rename).

@@ -105,7 +105,7 @@ func sandboxProcs() []string {
 
 // cleanupSandboxes kills whatever a failed test left in fargo's cgroups and the
 // containerd shims serving dataDir, and removes the cgroups and network namespaces.
-func cleanupSandboxes(t *testing.T, dataDir string) {
+func cleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
 	if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
 		var under []string

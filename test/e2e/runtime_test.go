@@ -55,7 +55,7 @@ func TestContainerdConformance(t *testing.T) {
 }
 
 // removeCgroupRoot removes fargo's (now empty) parent cgroups.
-func removeCgroupRoot(t *testing.T) {
+func removeCgroupRoot(t testing.TB) {
 	for _, ctl := range []string{"cpu", "memory", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer", "hugetlb", "net_cls", "net_prio", "perf_event", "systemd"} {
 		p := filepath.Join("/sys/fs/cgroup", ctl, "fargo")
 		if _, err := os.Stat(p); err == nil {

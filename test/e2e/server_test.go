@@ -14,7 +14,7 @@ import (
 	"github.com/fargo-dev/fargo/test/harness"
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("the e2e tier runs as root (as CI does): run `sudo make test-e2e`")

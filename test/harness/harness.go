@@ -221,6 +221,7 @@ func (s *Server) Client() kubernetes.Interface {
 	if err != nil {
 		s.t.Fatalf("loading kubeconfig: %v", err)
 	}
+	cfg.QPS = -1 // no client-side throttling: tests and benchmarks create in bursts
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		s.t.Fatalf("creating client: %v", err)
@@ -268,19 +269,30 @@ func (s *Server) RSS() (int64, error) { return RSS(s.Pid()) }
 
 // RSS reads VmRSS of process pid.
 func RSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	return procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+// PSS reads the proportional set size of process pid: its resident memory with
+// pages shared with other processes (a binary's text, say) divided among them.
+func PSS(pid int) (int64, error) {
+	return procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:")
+}
+
+// procKB reads a "field: N kB" line of a /proc file, in bytes.
+func procKB(path, field string) (int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s in %s", field, path)
 }
 
 type syncBuffer struct {

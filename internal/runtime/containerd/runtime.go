@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -37,6 +38,10 @@ const (
 
 // Runtime is the containerd backend.
 type Runtime struct {
+	// InsecureRegistries (host:port) are pulled from over plain HTTP, besides
+	// those on loopback.
+	InsecureRegistries []string
+
 	dir    string
 	client *containerd.Client
 	daemon *Daemon // the containerd Start started, stopped by Close
@@ -128,7 +133,8 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 func (r *Runtime) Sandboxes(context.Context) ([]string, error) { return r.sandboxIDs() }
 
 // PullImage implements runtime.Runtime. Registries on loopback are reached over
-// plain HTTP, as Docker and containerd allow for localhost; others over HTTPS.
+// plain HTTP, as Docker and containerd allow for localhost, and so are
+// InsecureRegistries; others over HTTPS.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.PullPolicy, auth []runtime.Auth) (runtime.Image, error) {
 	ctx = r.ctx(ctx)
 	if policy != runtime.PullAlways {
@@ -142,7 +148,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.Pull
 			return runtime.Image{}, fmt.Errorf("image %s is not present with pull policy Never: %w", ref, runtime.ErrNotFound)
 		}
 	}
-	opts := []docker.RegistryOpt{docker.WithPlainHTTP(docker.MatchLocalhost)}
+	opts := []docker.RegistryOpt{docker.WithPlainHTTP(r.plainHTTP)}
 	if len(auth) > 0 {
 		opts = append(opts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) {
 			return auth[0].Username, auth[0].Password, nil
@@ -157,6 +163,13 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.Pull
 		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return runtime.Image{Ref: ref, ID: img.Name() + "@" + img.Target().Digest.String(), Pulled: true}, nil
+}
+
+func (r *Runtime) plainHTTP(host string) (bool, error) {
+	if local, err := docker.MatchLocalhost(host); local || err != nil {
+		return local, err
+	}
+	return slices.Contains(r.InsecureRegistries, host), nil
 }
 
 func containerID(sandboxID, name string, attempt int) string {

@@ -1,0 +1,228 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/fargo-dev/fargo/test/benchdoc"
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+// startupRounds are the batch sizes `make bench-startup` measures.
+var startupRounds = []int{1, 10, 50}
+
+// BenchmarkStartup measures, under real containerd, the time from creating Fargate
+// pods (a cached busybox image) to each being Running and Ready, for batches of
+// 1, 10 and 50, with the floor measured in the same run: `ctr run` of the same
+// image on fargo's containerd. The 50-pod batch also gives the host's memory per
+// extra Fargate pod beyond the container itself (fargo, containerd, shims).
+func BenchmarkStartup(b *testing.B) {
+	requireRoot(b)
+	img, err := images.Busybox()
+	ref := images.Serve(b, "busybox", img, err)
+	running := map[int][]float64{}
+	ready := map[int][]float64{}
+	var floor, density []float64
+	var parts [][3]float64 // server, containerd, shims per pod
+	for i := 0; i < b.N; i++ {
+		dataDir, err := os.MkdirTemp("", "fargo-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		args := append(harness.ServerArgs(b, dataDir), "--runtime", "containerd", "--host-name", "bench", "--host-cpu", "64", "--host-memory", "64Gi")
+		s := harness.StartServerWith(b, args)
+		s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"bench"},"spec":{"selectors":[{"namespace":"bench"}]}}`)
+		s.Kubectl("create", "namespace", "bench")
+		harness.Eventually(b, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "bench"); return err == nil })
+		c := s.Client()
+		startPods(b, c, ref, "warm", 1) // pulls the image: every round after starts from the cache
+		deletePods(b, c)
+		for _, n := range startupRounds {
+			if n == startupRounds[len(startupRounds)-1] {
+				time.Sleep(5 * time.Second)
+				s0, c0, sh0 := hostMemory(b, s, dataDir)
+				r, rd := startPods(b, c, ref, fmt.Sprintf("r%d", n), n)
+				time.Sleep(5 * time.Second)
+				s1, c1, sh1 := hostMemory(b, s, dataDir)
+				perPod := func(d int64) float64 { return float64(d) / (1 << 20) / float64(n) }
+				density = append(density, perPod(s1-s0+c1-c0+sh1-sh0))
+				parts = append(parts, [3]float64{perPod(s1 - s0), perPod(c1 - c0), perPod(sh1 - sh0)})
+				running[n], ready[n] = append(running[n], r...), append(ready[n], rd...)
+			} else {
+				r, rd := startPods(b, c, ref, fmt.Sprintf("r%d", n), n)
+				running[n], ready[n] = append(running[n], r...), append(ready[n], rd...)
+			}
+			deletePods(b, c)
+		}
+		floor = append(floor, ctrRun(b, dataDir, ref, 5)...)
+		s.Stop()
+		cleanupSandboxes(b, dataDir)
+		os.RemoveAll(dataDir)
+	}
+	b.ReportMetric(percentile(running[1], 50), "running-p50-s")
+	b.ReportMetric(percentile(ready[1], 50), "ready-p50-s")
+	b.ReportMetric(percentile(floor, 50), "ctr-run-p50-s")
+	b.ReportMetric(benchdoc.Median(density), "host-MiB/pod")
+	if doc := benchdoc.Path(); doc != "" {
+		var sec strings.Builder
+		fmt.Fprintf(&sec, "Measured %s, %d run(s), containerd runtime, busybox `sleep` pods with the image cached; seconds from the pod's create call to the pod seen Running / Ready (watch).\n\n",
+			time.Now().UTC().Format("2006-01-02"), b.N)
+		sec.WriteString("| pods at once | Running p50 | Running p95 | Ready p50 | Ready p95 | p50 ÷ `ctr run` floor |\n|---|---|---|---|---|---|\n")
+		f := percentile(floor, 50)
+		for _, n := range startupRounds {
+			fmt.Fprintf(&sec, "| %d | %.3f | %.3f | %.3f | %.3f | %.1f× |\n", n, percentile(running[n], 50), percentile(running[n], 95),
+				percentile(ready[n], 50), percentile(ready[n], 95), percentile(running[n], 50)/f)
+		}
+		fmt.Fprintf(&sec, "| floor: `ctr run --rm` of the same image on fargo's containerd | %.3f | %.3f | | | 1× |\n\n", f, percentile(floor, 95))
+		fmt.Fprintf(&sec, "Target: p50 ≤ 0.5 s for one pod with a cached image (EKS Fargate: ~55 s).\n\n")
+		fmt.Fprintf(&sec, "Host memory per extra Fargate pod, containerd runtime, beyond the container itself: growth of the server's RSS plus the PSS of its containerd and of the pods' shims, 5 s after %d pods are Ready, divided by the pods: %s MiB (target ≤ 10); of which server %.2f, containerd %.2f, shims %.2f (medians).\n",
+			startupRounds[len(startupRounds)-1], benchdoc.Spread(density), medianOf(parts, 0), medianOf(parts, 1), medianOf(parts, 2))
+		if err := benchdoc.ReplaceSection(doc, "bench-startup", sec.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startPods creates n pods at once and returns, per pod, the seconds from its
+// create call to Running and to Ready.
+func startPods(b *testing.B, c kubernetes.Interface, image, prefix string, n int) (running, ready []float64) {
+	ctx := context.Background()
+	w, err := c.CoreV1().Pods("bench").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	created := make([]time.Time, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%02d", prefix, i)},
+				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: new(int64), Containers: []corev1.Container{{Name: "c", Image: image, Command: []string{"sleep", "3600"}}}}}
+			created[i] = time.Now()
+			if _, err := c.CoreV1().Pods("bench").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	runningAt, readyAt := map[string]time.Time{}, map[string]time.Time{}
+	timeout := time.After(3 * time.Minute)
+	for len(readyAt) < n {
+		select {
+		case ev := <-w.ResultChan():
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type == watch.Deleted || !strings.HasPrefix(pod.Name, prefix+"-") {
+				continue
+			}
+			now := time.Now()
+			if _, seen := runningAt[pod.Name]; !seen && pod.Status.Phase == corev1.PodRunning {
+				runningAt[pod.Name] = now
+			}
+			for _, cond := range pod.Status.Conditions {
+				if _, seen := readyAt[pod.Name]; !seen && cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					readyAt[pod.Name] = now
+				}
+			}
+		case <-timeout:
+			b.Fatalf("%d of %d pods Ready after 3 minutes", len(readyAt), n)
+		}
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s-%02d", prefix, i)
+		running = append(running, runningAt[name].Sub(created[i]).Seconds())
+		ready = append(ready, readyAt[name].Sub(created[i]).Seconds())
+	}
+	return running, ready
+}
+
+// deletePods deletes every pod of the bench namespace and waits until their
+// sandboxes are gone.
+func deletePods(b *testing.B, c kubernetes.Interface) {
+	ctx := context.Background()
+	if err := c.CoreV1().Pods("bench").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	harness.Eventually(b, 2*time.Minute, "bench pods and nodes gone", func() bool {
+		pods, err1 := c.CoreV1().Pods("bench").List(ctx, metav1.ListOptions{})
+		nodes, err2 := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		return err1 == nil && err2 == nil && len(pods.Items) == 0 && len(nodes.Items) == 0
+	})
+}
+
+// ctrRun times `ctr run --rm` of image (already pulled) on fargo's containerd,
+// runs times.
+func ctrRun(b *testing.B, dataDir, image string, runs int) []float64 {
+	socket := filepath.Join(dataDir, "containerd", "containerd.sock")
+	var out []float64
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		cmd := exec.Command("ctr", "--address", socket, "--namespace", "fargo", "run", "--rm", image, "floor-"+strconv.Itoa(i), "true")
+		if o, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ctr run: %v: %s", err, o)
+		}
+		out = append(out, time.Since(start).Seconds())
+	}
+	return out
+}
+
+// hostMemory is what fargo holds on the host for its pods, in bytes: the
+// server's RSS, and the proportional set size of its containerd and of every shim
+// serving dataDir (shims share their binary's pages).
+func hostMemory(b *testing.B, s *harness.Server, dataDir string) (server, containerd, shims int64) {
+	server, err := s.RSS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, _ := exec.Command("pgrep", "-f", dataDir+"/containerd").Output()
+	for _, p := range strings.Fields(string(pids)) {
+		pid, _ := strconv.Atoi(p)
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		pss, err := harness.PSS(pid)
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmdline), "containerd-shim") {
+			shims += pss
+		} else {
+			containerd += pss
+		}
+	}
+	return server, containerd, shims
+}
+
+func percentile(xs []float64, p int) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(i-1, 0)]
+}
+
+func medianOf(rows [][3]float64, col int) float64 {
+	xs := make([]float64, len(rows))
+	for i, r := range rows {
+		xs[i] = r[col]
+	}
+	return benchdoc.Median(xs)
+}
