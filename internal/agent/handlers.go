@@ -12,6 +12,8 @@ import (
 	grpcprobe "k8s.io/kubernetes/pkg/probe/grpc"
 	httpprobe "k8s.io/kubernetes/pkg/probe/http"
 	tcpprobe "k8s.io/kubernetes/pkg/probe/tcp"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
 // Probes and lifecycle hooks reach a container the ways kubelet does: exec
@@ -69,7 +71,7 @@ func (a *Agent) runProbe(ctx context.Context, t probeTarget, spec *corev1.Probe)
 }
 
 func (a *Agent) execProbe(ctx context.Context, t probeTarget, cmd []string, timeout time.Duration) (probe.Result, string, error) {
-	r, err := a.cfg.Runtime.Exec(ctx, t.sandbox, t.container.Name, cmd, timeout)
+	r, err := runtime.ExecOutput(ctx, a.cfg.Runtime, t.sandbox, t.container.Name, cmd, timeout)
 	if err != nil {
 		return probe.Failure, "", err
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -85,6 +86,7 @@ func (a *Agent) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev1.Nod
 				{Type: corev1.NodeInternalDNS, Address: host},
 				{Type: corev1.NodeHostName, Address: host},
 			},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletapi.Port}},
 			NodeInfo: corev1.NodeSystemInfo{
 				OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH,
 				KubeletVersion: a.cfg.KubeletVersion, KubeProxyVersion: a.cfg.KubeletVersion,

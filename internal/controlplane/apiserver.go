@@ -28,6 +28,7 @@ func apiServerArgs(c *Config, cs *certs, etcdServers []string, advertise net.IP)
 		"--kubelet-client-key=" + cs.KubeletClient.KeyFile,
 		"--kubelet-certificate-authority=" + cs.CA.CertFile,
 		"--kubelet-preferred-address-types=InternalIP,Hostname",
+		"--egress-selector-config-file=" + c.egressConfigPath(),
 		"--service-account-issuer=" + serviceAccountIssuer,
 		"--service-account-key-file=" + cs.ServiceAccountKey,
 		"--service-account-signing-key-file=" + cs.ServiceAccountKey,

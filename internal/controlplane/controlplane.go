@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
@@ -47,6 +50,11 @@ type ControlPlane struct {
 	CreatedAt time.Time
 	// Advertise is the kubernetes service's endpoint address (nil: none found).
 	Advertise net.IP
+	// CA and CAKey are the cluster CA, for certificates fargo's host agent mints.
+	CA    *x509.Certificate
+	CAKey crypto.Signer
+
+	egressDial atomic.Pointer[DialFunc]
 }
 
 // Start brings the control plane up in order (etcd, kube-apiserver, CRDs,
@@ -84,7 +92,8 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 	cp := &ControlPlane{cfg: cfg, failed: make(chan error, 4), AdminConfig: admin,
 		CABundle: encodeCertPEM(cs.CA.Cert), WebhookCertFile: cs.Webhook.CertFile, WebhookKeyFile: cs.Webhook.KeyFile,
 		ServingCertFile: cs.APIServer.CertFile, ServingKeyFile: cs.APIServer.KeyFile,
-		Endpoint: server, CreatedAt: cs.CA.Cert.NotBefore.Add(time.Hour), Advertise: advertise}
+		Endpoint: server, CreatedAt: cs.CA.Cert.NotBefore.Add(time.Hour), Advertise: advertise,
+		CA: cs.CA.Cert, CAKey: cs.CA.Key}
 	cp.apiServer.ctx, cp.apiServer.cancel = context.WithCancel(context.Background())
 	cp.controllers.ctx, cp.controllers.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -110,6 +119,12 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 	readyCtx, readyCancel := context.WithTimeout(ctx, readyTimeout)
 	defer readyCancel()
 
+	if err := writeEgressConfig(cfg); err != nil {
+		return nil, fmt.Errorf("writing the apiserver's egress configuration: %w", err)
+	}
+	if err := cp.serveEgress(cp.apiServer.ctx, cfg); err != nil {
+		return nil, err
+	}
 	cp.run(&cp.apiServer, "kube-apiserver", func(ctx context.Context) error {
 		return runAPIServer(ctx, apiServerArgs(cfg, cs, etcdServers, advertise))
 	})

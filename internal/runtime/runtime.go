@@ -8,9 +8,13 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -119,6 +123,50 @@ const (
 	PullNever        PullPolicy = "Never"
 )
 
+// Streams are an exec's standard streams; nil ones are not attached. With TTY
+// the process gets a terminal and Stderr is not used (the terminal carries both).
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	// Resize carries terminal size changes (TTY only).
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's width and height in characters.
+type TerminalSize struct{ Width, Height uint16 }
+
+// ExecOutput runs cmd in a container as exec probes do: no stdin, stdout and
+// stderr together, at most timeout.
+func ExecOutput(ctx context.Context, rt Runtime, sandboxID, name string, cmd []string, timeout time.Duration) (ExecResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var out syncBuffer
+	code, err := rt.Exec(ctx, sandboxID, name, cmd, Streams{Stdout: &out, Stderr: &out})
+	if err != nil && ctx.Err() != nil {
+		return ExecResult{}, fmt.Errorf("exec in %s: timed out after %s", name, timeout)
+	}
+	return ExecResult{ExitCode: code, Output: out.Bytes()}, err
+}
+
+// syncBuffer is a bytes.Buffer two writers may share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
 // ExecResult is the outcome of a command run in a container (exec probes).
 type ExecResult struct {
 	ExitCode int
@@ -153,8 +201,12 @@ type Runtime interface {
 	StopContainer(ctx context.Context, sandboxID, name string, grace time.Duration) error
 	// Containers reports every container of the sandbox.
 	Containers(ctx context.Context, sandboxID string) ([]ContainerStatus, error)
-	// Exec runs cmd in a running container and waits at most timeout.
-	Exec(ctx context.Context, sandboxID, name string, cmd []string, timeout time.Duration) (ExecResult, error)
+	// Exec runs cmd in a running container with s attached until it exits or ctx
+	// ends, and returns its exit code.
+	Exec(ctx context.Context, sandboxID, name string, cmd []string, s Streams) (int, error)
+	// ContainerLog is the file holding the output of the container's current
+	// run, or of the run before with previous.
+	ContainerLog(ctx context.Context, sandboxID, name string, previous bool) (string, error)
 
 	// Close releases the backend's connections; sandboxes keep running.
 	Close() error

@@ -56,6 +56,8 @@ type controllers struct {
 	cancel context.CancelFunc
 	done   chan error
 	client client.Client
+	// agent is the built-in host agent (nil with --runtime none).
+	agent *agent.Agent
 }
 
 // startControllers runs the profile lifecycle controller and the admission
@@ -86,6 +88,7 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}
+	var hostAgent *agent.Agent
 	if host != nil {
 		a, err := agent.New(*host)
 		if err != nil {
@@ -94,6 +97,7 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		if err := a.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up the host agent: %w", err)
 		}
+		hostAgent = a
 	}
 	ws := mgr.GetWebhookServer()
 	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
@@ -105,7 +109,7 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		return nil, fmt.Errorf("creating API client: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &controllers{cancel: cancel, done: make(chan error, 1), client: direct}
+	c := &controllers{cancel: cancel, done: make(chan error, 1), client: direct, agent: hostAgent}
 	go func() { c.done <- mgr.Start(ctx) }()
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		select {

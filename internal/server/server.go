@@ -98,6 +98,9 @@ func Run(o *Options, out io.Writer) error {
 		if hostCfg.Runtime.Name() == agent.RuntimeFake {
 			fmt.Fprintln(out, "note: runtime fake: Fargate pods are reported Running but no container runs")
 		}
+		if err := startKubeletAPI(apiCtx, cp, ctrls.agent, hostCfg, cluster.VPCNet); err != nil {
+			fmt.Fprintf(out, "warning: %v; kubectl logs and exec will not work\n", err)
+		}
 		if hostCfg.Runtime.Name() == agent.RuntimeContainerd {
 			perr := proxy.Start(apiCtx, cp.AdminConfig, proxy.Config{HostName: hostCfg.HostName, HostIP: cp.Advertise, VPC: cluster.VPCNet})
 			if perr != nil {

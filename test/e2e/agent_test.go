@@ -84,6 +84,7 @@ func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) 
 	if err != nil || review.Status.UserInfo.Username != "system:serviceaccount:apps:default" {
 		t.Errorf("the pod's token: %v, %+v; want system:serviceaccount:apps:default", err, review)
 	}
+	checkLogsAndExec(t, s, "env", "from-configmap from-secret env 200 from-configmap")
 	s.Kubectl("delete", "pod", "-n", "apps", "env", "--grace-period=1")
 }
 

@@ -48,6 +48,7 @@ func TestContainerdConformance(t *testing.T) {
 		Image: ref,
 		Sleep: []string{"sleep", "3600"},
 		Exit:  func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
+		Cat:   []string{"cat"},
 		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
 		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
 		IP:  net.ParseIP("192.168.200.4"),

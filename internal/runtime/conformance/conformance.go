@@ -5,11 +5,13 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +29,8 @@ type Fixture struct {
 	Sleep []string
 	Exit  func(code int) []string
 	OOM   []string
+	// Cat copies its stdin to its stdout (run with Exec).
+	Cat []string
 	// IP is the sandbox address to use; the suite uses IP, IP+1, ….
 	IP net.IP
 }
@@ -222,9 +226,17 @@ func execInContainer(t *testing.T, f Fixture) {
 		t.Fatal(err)
 	}
 	for _, code := range []int{0, 2} {
-		res, err := rt.Exec(ctx, sb.ID, "main", f.Exit(code), 5*time.Second)
+		res, err := runtime.ExecOutput(ctx, rt, sb.ID, "main", f.Exit(code), 5*time.Second)
 		if err != nil || res.ExitCode != code {
 			t.Errorf("Exec %v = %+v, %v; want exit %d", f.Exit(code), res, err, code)
 		}
+	}
+	var out bytes.Buffer
+	code, err := rt.Exec(ctx, sb.ID, "main", f.Cat, runtime.Streams{Stdin: strings.NewReader("through stdin\n"), Stdout: &out})
+	if err != nil || code != 0 || out.String() != "through stdin\n" {
+		t.Errorf("Exec %v with stdin = %d, %v, printed %q; want the input back", f.Cat, code, err, out.String())
+	}
+	if _, err := rt.Exec(ctx, sb.ID, "missing", f.Cat, runtime.Streams{}); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Exec in a missing container: %v, want ErrNotFound", err)
 	}
 }

@@ -1,10 +1,10 @@
 package containerd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -209,7 +209,7 @@ func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtim
 		if err := os.MkdirAll(logDir, 0o700); err != nil {
 			return runtime.ContainerStatus{}, err
 		}
-		task, err := ctr.NewTask(ctx, cio.LogFile(filepath.Join(logDir, c.Name+"_"+strconv.Itoa(c.Attempt)+".log")))
+		task, err := ctr.NewTask(ctx, cio.LogFile(r.logPath(sandboxID, c.Name, c.Attempt)))
 		if err != nil {
 			return runtime.ContainerStatus{}, fmt.Errorf("creating task of container %s: %w", c.Name, err)
 		}
@@ -461,11 +461,70 @@ func imageID(ctx context.Context, c *containerd.Client, info containers.Containe
 }
 
 // Exec implements runtime.Runtime.
-func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string, timeout time.Duration) (runtime.ExecResult, error) {
+func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string, s runtime.Streams) (int, error) {
 	ctx = r.ctx(ctx)
+	task, spec, err := r.runningTask(ctx, sandboxID, name)
+	if err != nil {
+		return -1, err
+	}
+	pspec := *spec.Process
+	pspec.Args, pspec.Terminal = cmd, s.TTY
+	var stdin io.Reader
+	var stdinW *io.PipeWriter
+	if s.Stdin != nil { // piped, so the process sees EOF when the client's stdin ends
+		stdin, stdinW = io.Pipe()
+	}
+	opts := []cio.Opt{cio.WithStreams(stdin, orDiscard(s.Stdout), orDiscard(s.Stderr))}
+	if s.TTY {
+		opts = append(opts, cio.WithTerminal)
+	}
+	proc, err := task.Exec(ctx, fmt.Sprintf("exec-%d", time.Now().UnixNano()), &pspec, cio.NewCreator(opts...))
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	defer proc.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+	exited, err := proc.Wait(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if err := proc.Start(ctx); err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	if stdinW != nil {
+		go func() {
+			_, _ = io.Copy(stdinW, s.Stdin)
+			_ = stdinW.Close()
+			_ = proc.CloseIO(ctx, containerd.WithStdinCloser)
+		}()
+	}
+	if s.Resize != nil {
+		go func() {
+			for sz := range s.Resize {
+				_ = proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+			}
+		}()
+	}
+	select {
+	case st := <-exited:
+		proc.IO().Wait()
+		return int(st.ExitCode()), nil
+	case <-ctx.Done():
+		return -1, fmt.Errorf("exec in %s: %w", name, ctx.Err())
+	}
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// runningTask is the task of the container called name, with its spec.
+func (r *Runtime) runningTask(ctx context.Context, sandboxID, name string) (containerd.Task, *oci.Spec, error) {
 	list, err := r.containersOf(ctx, sandboxID)
 	if err != nil {
-		return runtime.ExecResult{}, err
+		return nil, nil, err
 	}
 	for _, c := range list {
 		if labels, _ := c.Labels(ctx); labels[labelContainer] != name {
@@ -477,34 +536,38 @@ func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string
 		}
 		spec, err := c.Spec(ctx)
 		if err != nil {
-			return runtime.ExecResult{}, fmt.Errorf("reading spec of %s: %w", c.ID(), err)
+			return nil, nil, fmt.Errorf("reading spec of %s: %w", c.ID(), err)
 		}
-		pspec := *spec.Process
-		pspec.Args, pspec.Terminal = cmd, false
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		proc, err := task.Exec(ctx, fmt.Sprintf("exec-%d", time.Now().UnixNano()), &pspec, cio.NewCreator(cio.WithStreams(nil, &out, &out)))
-		if err != nil {
-			return runtime.ExecResult{}, fmt.Errorf("exec in %s: %w", name, err)
-		}
-		defer proc.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
-		exited, err := proc.Wait(ctx)
-		if err != nil {
-			return runtime.ExecResult{}, err
-		}
-		if err := proc.Start(ctx); err != nil {
-			return runtime.ExecResult{}, fmt.Errorf("exec in %s: %w", name, err)
-		}
-		select {
-		case st := <-exited:
-			proc.IO().Wait()
-			return runtime.ExecResult{ExitCode: int(st.ExitCode()), Output: out.Bytes()}, nil
-		case <-ctx.Done():
-			return runtime.ExecResult{}, fmt.Errorf("exec in %s: timed out after %s", name, timeout)
-		}
+		return task, spec, nil
 	}
-	return runtime.ExecResult{}, fmt.Errorf("exec in container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
+	return nil, nil, fmt.Errorf("container %s of sandbox %s is not running: %w", name, sandboxID, runtime.ErrNotFound)
+}
+
+// ContainerLog implements runtime.Runtime.
+func (r *Runtime) ContainerLog(ctx context.Context, sandboxID, name string, previous bool) (string, error) {
+	list, err := r.Containers(ctx, sandboxID)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range list {
+		if c.Name != name {
+			continue
+		}
+		attempt := c.Attempt
+		if previous {
+			attempt--
+		}
+		path := r.logPath(sandboxID, name, attempt)
+		if _, err := os.Stat(path); attempt < 0 || err != nil {
+			return "", fmt.Errorf("no log of run %d of container %s: %w", attempt, name, runtime.ErrNotFound)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
+}
+
+func (r *Runtime) logPath(sandboxID, name string, attempt int) string {
+	return filepath.Join(r.dir, "logs", sandboxID, name+"_"+strconv.Itoa(attempt)+".log")
 }
 
 // Close implements runtime.Runtime: it also stops the containerd Start started;

@@ -10,6 +10,7 @@ package fake
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,22 +179,39 @@ func (r *Runtime) Containers(_ context.Context, sandboxID string) ([]runtime.Con
 	return out, nil
 }
 
-// Exec implements runtime.Runtime: `exit N` returns N, anything else succeeds.
-func (r *Runtime) Exec(_ context.Context, sandboxID, name string, cmd []string, _ time.Duration) (runtime.ExecResult, error) {
+// Exec implements runtime.Runtime: `exit N` exits with N, `cat` copies stdin to
+// stdout, anything else prints the command.
+func (r *Runtime) Exec(_ context.Context, sandboxID, name string, cmd []string, s runtime.Streams) (int, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	sb, err := r.sandbox(sandboxID)
+	if err == nil {
+		if st, ok := sb.containers[name]; !ok || st.State != runtime.StateRunning {
+			err = fmt.Errorf("exec in container %s of sandbox %s: not running: %w", name, sandboxID, runtime.ErrNotFound)
+		}
+	}
+	r.mu.Unlock()
 	if err != nil {
-		return runtime.ExecResult{}, err
+		return -1, err
 	}
-	if st, ok := sb.containers[name]; !ok || st.State != runtime.StateRunning {
-		return runtime.ExecResult{}, fmt.Errorf("exec in container %s of sandbox %s: not running", name, sandboxID)
+	out := s.Stdout
+	if out == nil {
+		out = io.Discard
 	}
-	if len(cmd) == 2 && cmd[0] == "exit" {
+	switch {
+	case len(cmd) == 2 && cmd[0] == "exit":
 		code, _ := strconv.Atoi(cmd[1])
-		return runtime.ExecResult{ExitCode: code}, nil
+		return code, nil
+	case len(cmd) == 1 && cmd[0] == "cat" && s.Stdin != nil:
+		_, err := io.Copy(out, s.Stdin)
+		return 0, err
 	}
-	return runtime.ExecResult{Output: []byte(strings.Join(cmd, " "))}, nil
+	_, err = io.WriteString(out, strings.Join(cmd, " "))
+	return 0, err
+}
+
+// ContainerLog implements runtime.Runtime: the fake keeps no output.
+func (r *Runtime) ContainerLog(_ context.Context, sandboxID, name string, _ bool) (string, error) {
+	return "", fmt.Errorf("logs of container %s of sandbox %s: the fake runtime keeps none: %w", name, sandboxID, runtime.ErrNotFound)
 }
 
 // Close implements runtime.Runtime.

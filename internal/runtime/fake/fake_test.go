@@ -16,6 +16,7 @@ func TestConformance(t *testing.T) {
 		Sleep: []string{"sleep"},
 		Exit:  func(code int) []string { return []string{"exit", strconv.Itoa(code)} },
 		OOM:   []string{"oom"},
+		Cat:   []string{"cat"},
 		IP:    net.ParseIP("192.168.100.4"),
 	})
 }

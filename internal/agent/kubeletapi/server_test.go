@@ -1,0 +1,100 @@
+package kubeletapi
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func testCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-ca"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	return ca, key
+}
+
+func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, org string) tls.Certificate {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client", Organization: []string{org}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// The server presents a certificate for the node IP the connection was meant
+// for, and only lets the apiserver's kind of client (system:masters) in.
+func TestServerTLS(t *testing.T) {
+	ca, caKey := testCA(t)
+	s, err := New(nil, nil, ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	get := func(org string) (string, error) {
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, org)}},
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return s.Connect(ctx, net.ParseIP("192.168.64.9"))
+			},
+		}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://192.168.64.9:10250/healthz")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), nil
+	}
+	if got, err := get("system:masters"); err != nil || got != "ok" {
+		t.Errorf("apiserver client: %q, %v; want ok over a certificate valid for 192.168.64.9", got, err)
+	}
+	if _, err := get("system:authenticated"); err == nil {
+		t.Error("a client outside system:masters got in")
+	}
+}
+
+func TestTailOffset(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, _ = f.WriteString("one\ntwo\nthree\n")
+	for tail, want := range map[int64]string{1: "three\n", 2: "two\nthree\n", 5: "one\ntwo\nthree\n", 0: ""} {
+		_, _ = f.Seek(0, io.SeekStart)
+		off, err := tailOffset(f, logOptions{tail: tail, hasTail: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.Seek(off, io.SeekStart)
+		got, _ := io.ReadAll(f)
+		if string(got) != want {
+			t.Errorf("tailLines=%d: %q, want %q", tail, got, want)
+		}
+	}
+}
