@@ -42,11 +42,13 @@ func (a *Agent) registerHost(ctx context.Context) error {
 }
 
 // renewLeases renews the lease of every node this host runs.
+// Each node's Ready condition follows its sandbox's health on the way.
 func (a *Agent) renewLeases(ctx context.Context) error {
 	list := &v1alpha1.SandboxList{}
 	if err := a.client.List(ctx, list); err != nil {
 		return fmt.Errorf("listing sandboxes: %w", err)
 	}
+	health := a.runtimeHealth(ctx)
 	for i := range list.Items {
 		sb := &list.Items[i]
 		if sb.Spec.Host != a.cfg.HostName || sb.Status.Phase != v1alpha1.SandboxRunning || sb.DeletionTimestamp != nil {
@@ -57,6 +59,9 @@ func (a *Agent) renewLeases(ctx context.Context) error {
 			continue // registered by the sandbox reconciler
 		}
 		if err := a.renewLease(ctx, node); err != nil {
+			return err
+		}
+		if err := a.syncNodeReady(ctx, node, sb.Name, health); err != nil {
 			return err
 		}
 	}

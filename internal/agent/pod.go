@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,10 +48,11 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandb
 	if err != nil {
 		return 0, err
 	}
+	initFailed := initDone && failedInit(initStatuses)
 	var statuses []corev1.ContainerStatus
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		if !initDone {
+		if !initDone || initFailed { // app containers never start after a failed init
 			statuses = append(statuses, containerStatus(c, nil, "PodInitializing", ""))
 			continue
 		}
@@ -58,7 +60,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandb
 	}
 	status.InitContainerStatuses, status.ContainerStatuses = initStatuses, statuses
 	status.Phase = phase(&pod.Spec, initDone, statuses)
-	if initDone && failedInit(initStatuses) {
+	if initFailed {
 		status.Phase = corev1.PodFailed
 	}
 	a.fillStatus(status, sb, initDone)
@@ -267,8 +269,23 @@ func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime
 			out.Group = sc.RunAsGroup
 		}
 		out.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+		if sc.Capabilities != nil {
+			for _, c := range sc.Capabilities.Drop {
+				out.DropCapabilities = append(out.DropCapabilities, string(c))
+			}
+		}
 	}
+	out.NonRoot = runAsNonRoot(pod, c)
 	return out
+}
+
+// runAsNonRoot is the container's runAsNonRoot, else the pod's.
+func runAsNonRoot(pod *corev1.Pod, c *corev1.Container) bool {
+	if sc := c.SecurityContext; sc != nil && sc.RunAsNonRoot != nil {
+		return *sc.RunAsNonRoot
+	}
+	psc := pod.Spec.SecurityContext
+	return psc != nil && psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
 }
 
 // fillStatus sets what does not depend on containers: addresses, start time and
@@ -307,26 +324,32 @@ func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, status *corev1
 // grace period and, once all have exited, deletes the pod for good, as kubelet
 // confirms a graceful delete.
 func (a *Agent) terminatePod(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox) (time.Duration, error) {
-	grace := 30 * time.Second
-	if pod.DeletionGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	}
-	deadline := pod.DeletionTimestamp.Add(grace)
+	// The apiserver set the deletion timestamp to the delete call plus the grace
+	// period: the deadline for preStop hooks and SIGTERM.
+	deadline := pod.DeletionTimestamp.Time
 	a.probes.stop(pod.UID, "")
 	current, err := a.cfg.Runtime.Containers(ctx, sb.Name)
 	if err != nil && !isNotFound(err) {
 		return 0, fmt.Errorf("listing containers of sandbox %s: %w", sb.Name, err)
 	}
+	var g errgroup.Group // containers stop together, each with the whole grace period
 	for _, st := range current {
-		if st.State == runtime.StateRunning {
+		if st.State != runtime.StateRunning {
+			continue
+		}
+		g.Go(func() error {
 			a.preStop(ctx, pod, sb, st, time.Until(deadline))
 			// As kubelet: what preStop left of the grace period, at least 2 s.
 			if err := a.cfg.Runtime.StopContainer(ctx, sb.Name, st.Name, max(time.Until(deadline), 2*time.Second)); err != nil {
-				return 0, fmt.Errorf("stopping container %s of pod %s/%s: %w", st.Name, pod.Namespace, pod.Name, err)
+				return fmt.Errorf("stopping container %s of pod %s/%s: %w", st.Name, pod.Namespace, pod.Name, err)
 			}
 			a.preStopped.Delete(st.ID)
 			a.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", st.Name)
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	err = a.client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {

@@ -39,7 +39,7 @@ func (a *Agent) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 	if pod == nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return ctrl.Result{}, nil // the scheduler's releaser deletes the Sandbox
 	}
-	if err := a.cfg.Runtime.CreateSandbox(ctx, runtimeSandbox(sb)); err != nil {
+	if err := a.cfg.Runtime.CreateSandbox(ctx, runtimeSandbox(sb, podHostname(pod))); err != nil {
 		return ctrl.Result{}, a.failed(ctx, sb, fmt.Errorf("starting sandbox %s: %w", sb.Name, err))
 	}
 	if _, err := a.registerNode(ctx, sb); err != nil {
@@ -74,10 +74,10 @@ func (a *Agent) podOf(ctx context.Context, sb *v1alpha1.Sandbox) (*corev1.Pod, e
 	return pod, nil
 }
 
-func runtimeSandbox(sb *v1alpha1.Sandbox) runtime.Sandbox {
+func runtimeSandbox(sb *v1alpha1.Sandbox, hostname string) runtime.Sandbox {
 	_, subnet, _ := net.ParseCIDR(sb.Spec.SubnetCIDR)
 	return runtime.Sandbox{ID: sb.Name, Namespace: sb.Spec.Pod.Namespace, Pod: sb.Spec.Pod.Name, PodUID: sb.Spec.Pod.UID,
-		Hostname: sb.Spec.Pod.Name, IP: net.ParseIP(sb.Spec.IP), Subnet: subnet, MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB}
+		Hostname: hostname, IP: net.ParseIP(sb.Spec.IP), Subnet: subnet, MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB}
 }
 
 // failed records a sandbox that could not start and returns the error for retry.

@@ -60,6 +60,11 @@ type Container struct {
 	User, Group *int64
 	// SupplementalGroups are extra groups of the process (fsGroup among them).
 	SupplementalGroups []int64
+	// DropCapabilities are taken from the default set, Kubernetes names
+	// ("NET_RAW", or "ALL").
+	DropCapabilities []string
+	// NonRoot refuses to start the container as UID 0 (runAsNonRoot).
+	NonRoot bool
 	// ReadOnlyRootfs mounts the image read-only.
 	ReadOnlyRootfs bool
 	TTY            bool

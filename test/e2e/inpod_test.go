@@ -19,14 +19,18 @@ import (
 // kubernetes service with its service account (client-go's in-cluster config),
 // and whose second prints what kubelet sets up in a container: resolv.conf,
 // hosts, hostname, IPC/UTS namespaces shared with the sandbox, the pod's user,
-// groups and fsGroup-owned volume.
+// groups and fsGroup-owned volume, an init container's file, dropped
+// capabilities; a runAsNonRoot pod of a root image is refused.
 func checkInPod(t *testing.T, s *harness.Server, dataDir, testserver, busybox string) {
 	s.Kubectl("create", "rolebinding", "view", "-n", "apps", "--clusterrole=view", "--serviceaccount=apps:default")
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"inpod","namespace":"apps"},"spec":{
 		"restartPolicy":"Never",
-		"securityContext":{"runAsUser":1000,"runAsGroup":3000,"fsGroup":2000},
+		"securityContext":{"runAsUser":1000,"runAsGroup":3000,"fsGroup":2000,"runAsNonRoot":true},
+		"initContainers":[{"name":"init","image":"` + busybox + `","command":["sh","-c","echo init-ran >/data/init"],
+			 "volumeMounts":[{"name":"data","mountPath":"/data"}]}],
 		"containers":[{"name":"api","image":"` + testserver + `","command":["/testserver","api"]},
-			{"name":"sh","image":"` + busybox + `","command":["sh","-c","cat /etc/resolv.conf /etc/hosts; hostname; ls -l /proc/self/ns/ipc /proc/self/ns/uts; id; ls -lnd /data; sleep 3600"],
+			{"name":"sh","image":"` + busybox + `","command":["sh","-c","cat /etc/resolv.conf /etc/hosts; hostname; ls -l /proc/self/ns/ipc /proc/self/ns/uts; id; ls -lnd /data; cat /data/init; grep CapEff /proc/self/status; sleep 3600"],
+			 "securityContext":{"capabilities":{"drop":["ALL"]}},
 			 "volumeMounts":[{"name":"data","mountPath":"/data"}]}],
 		"volumes":[{"name":"data","emptyDir":{}}]}}`)
 	harness.Eventually(t, 60*time.Second, "api container done", func() bool {
@@ -53,11 +57,12 @@ func checkInPod(t *testing.T, s *harness.Server, dataDir, testserver, busybox st
 	want := []string{
 		"nameserver 10.100.0.10\nsearch apps.svc.cluster.local svc.cluster.local cluster.local local-1.compute.internal\noptions ndots:5\n",
 		ip + "\tinpod\n", "\ninpod\n", ns("ipc"), ns("uts"), "uid=1000 gid=3000 groups=2000,3000",
+		"init-ran\n", "CapEff:\t0000000000000000\n",
 	}
 	var got string
 	harness.Eventually(t, 30*time.Second, "sh container's report", func() bool {
 		got = logs("sh")
-		return strings.Contains(got, "drwxrws")
+		return strings.Contains(got, "CapEff")
 	})
 	if !regexp.MustCompile(`drwxrwsrwx\s+\d+\s+0\s+2000\s`).MatchString(got) {
 		t.Errorf("container printed:\n%s\nwant /data owned by group 2000 (fsGroup), set-gid, world-writable", got)
@@ -68,4 +73,12 @@ func checkInPod(t *testing.T, s *harness.Server, dataDir, testserver, busybox st
 		}
 	}
 	s.Kubectl("delete", "pod", "-n", "apps", "inpod", "--grace-period=1")
+
+	// runAsNonRoot with an image that runs as root: the container is refused.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"nonroot","namespace":"apps"},"spec":{
+		"securityContext":{"runAsNonRoot":true},"containers":[{"name":"c","image":"` + busybox + `","command":["sleep","3600"]}]}}`)
+	harness.Eventually(t, 60*time.Second, "nonroot refused", func() bool {
+		return strings.Contains(jsonpath(s, "{.status.containerStatuses[0].state.waiting.message}", "get", "pod", "-n", "apps", "nonroot"), "runAsNonRoot")
+	})
+	s.Kubectl("delete", "pod", "-n", "apps", "nonroot", "--grace-period=1")
 }

@@ -116,6 +116,15 @@ func TestAgentPodExitsAndNodeGoes(t *testing.T) {
 		out, _ := s.TryKubectl("get", "nodes", "-o", "name")
 		return !strings.Contains(out, "fargate-ip-")
 	})
+	// An init container that fails under restartPolicy Never fails the pod; the
+	// app container never starts.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"badinit","namespace":"apps"},"spec":{"restartPolicy":"Never",
+		"initContainers":[{"name":"init","image":"busybox","command":["exit","2"]}],
+		"containers":[{"name":"c","image":"busybox","command":["sleep"]}]}}`)
+	harness.Eventually(t, 30*time.Second, "badinit Failed", func() bool { return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "badinit") == "Failed" })
+	if got := jsonpath(s, "{.status.initContainerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.waiting.reason}", "get", "pod", "-n", "apps", "badinit"); got != "2 PodInitializing" {
+		t.Errorf("badinit statuses: %q, want init exit 2 and the app container never started", got)
+	}
 	// A crashing container under restartPolicy Always goes into CrashLoopBackOff.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"crash","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"busybox","command":["exit","1"]}]}}`)
 	harness.Eventually(t, 30*time.Second, "CrashLoopBackOff", func() bool {

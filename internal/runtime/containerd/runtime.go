@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -259,7 +260,10 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	if c.User != nil {
 		opts = append(opts, oci.WithUserID(uint32(*c.User))) // GID from the image's /etc/passwd
 	}
-	opts = append(opts, withGroups(c.Group, c.SupplementalGroups))
+	opts = append(opts, withGroups(c.Group, c.SupplementalGroups), withDroppedCapabilities(c.DropCapabilities))
+	if c.NonRoot {
+		opts = append(opts, withNonRoot)
+	}
 	if c.ReadOnlyRootfs {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
@@ -287,6 +291,28 @@ func withGroups(group *int64, extra []int64) oci.SpecOpts {
 		}
 		return nil
 	}
+}
+
+// withDroppedCapabilities removes Kubernetes-named capabilities ("ALL": every
+// one) from the default set.
+func withDroppedCapabilities(caps []string) oci.SpecOpts {
+	if slices.Contains(caps, "ALL") {
+		return oci.WithCapabilities(nil)
+	}
+	names := make([]string, len(caps))
+	for i, c := range caps {
+		names[i] = "CAP_" + strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+	}
+	return oci.WithDroppedCapabilities(names)
+}
+
+// withNonRoot fails for a process that would run as root, as kubelet does for
+// runAsNonRoot.
+func withNonRoot(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Process.User.UID == 0 {
+		return errors.New("container has runAsNonRoot and image will run as root")
+	}
+	return nil
 }
 
 // withMount puts m in place of the default spec's mount at the same destination.
@@ -506,11 +532,28 @@ func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string
 	}
 	select {
 	case st := <-exited:
-		proc.IO().Wait()
+		drainIO(proc.IO())
 		return int(st.ExitCode()), nil
 	case <-ctx.Done():
 		return -1, fmt.Errorf("exec in %s: %w", name, ctx.Err())
 	}
+}
+
+// drainIO waits briefly for an exited process's output to be copied: a child it
+// left in the background may hold the pipes open for good, as containerd's CRI
+// allows for.
+func drainIO(pio cio.IO) {
+	done := make(chan struct{})
+	go func() {
+		pio.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		pio.Cancel()
+	}
+	_ = pio.Close()
 }
 
 func orDiscard(w io.Writer) io.Writer {

@@ -107,6 +107,9 @@ func (r *Runtime) removeSandboxParts(id string) error {
 			errs = append(errs, fmt.Errorf("deleting network namespace %s: %v: %s", netnsName(id), err, strings.TrimSpace(string(out))))
 		}
 	}
+	if err := os.RemoveAll(filepath.Join(r.dir, "logs", id)); err != nil { // names come back with their IPs
+		errs = append(errs, err)
+	}
 	if err := os.Remove(r.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
