@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -141,35 +140,17 @@ type Streams struct {
 // TerminalSize is a terminal's width and height in characters.
 type TerminalSize struct{ Width, Height uint16 }
 
-// ExecOutput runs cmd in a container as exec probes do: no stdin, stdout and
-// stderr together, at most timeout.
+// ExecOutput runs cmd in a container as exec probes do: no stdin, at most
+// timeout; the output is stdout then stderr.
 func ExecOutput(ctx context.Context, rt Runtime, sandboxID, name string, cmd []string, timeout time.Duration) (ExecResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var out syncBuffer
-	code, err := rt.Exec(ctx, sandboxID, name, cmd, Streams{Stdout: &out, Stderr: &out})
+	var stdout, stderr bytes.Buffer // one writer each
+	code, err := rt.Exec(ctx, sandboxID, name, cmd, Streams{Stdout: &stdout, Stderr: &stderr})
 	if err != nil && ctx.Err() != nil {
 		return ExecResult{}, fmt.Errorf("exec in %s: timed out after %s", name, timeout)
 	}
-	return ExecResult{ExitCode: code, Output: out.Bytes()}, err
-}
-
-// syncBuffer is a bytes.Buffer two writers may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
+	return ExecResult{ExitCode: code, Output: append(stdout.Bytes(), stderr.Bytes()...)}, err
 }
 
 // ExecResult is the outcome of a command run in a container (exec probes).

@@ -1,7 +1,6 @@
 package kubeletapi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -47,6 +46,7 @@ func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, ns, pod, 
 	if err != nil {
 		return err
 	}
+	attempt := s.attempt(ctx, sandbox, container) // follow stops when it is no longer running
 	path, err := s.runtime.ContainerLog(ctx, sandbox, container, o.previous)
 	if err != nil {
 		return fmt.Errorf("logs of container %s in pod %s/%s: %w", container, ns, pod, err)
@@ -85,47 +85,55 @@ func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, ns, pod, 
 		if _, err := io.Copy(out, f); err != nil {
 			return nil
 		}
-		if !s.running(ctx, sandbox, container) {
+		if s.attempt(ctx, sandbox, container) != attempt {
 			_, _ = io.Copy(out, f)
 			return nil
 		}
 	}
 }
 
-func (s *Server) running(ctx context.Context, sandbox, container string) bool {
+// attempt is the run of the container that is running now; -1 when none is.
+func (s *Server) attempt(ctx context.Context, sandbox, container string) int {
 	list, err := s.runtime.Containers(ctx, sandbox)
 	if err != nil {
-		return false
+		return -1
 	}
 	for _, c := range list {
-		if c.Name == container {
-			return c.State == runtime.StateRunning
+		if c.Name == container && c.State == runtime.StateRunning {
+			return c.Attempt
 		}
 	}
-	return false
+	return -1
 }
 
-// tailOffset is where the last o.tail lines of f start (0 without tailLines).
+// tailOffset is where the last o.tail lines of f start (0 without tailLines),
+// found reading backwards from the end in chunks.
 func tailOffset(f *os.File, o logOptions) (int64, error) {
 	if !o.hasTail {
 		return 0, nil
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return 0, err
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil || o.tail == 0 {
+		return end, err
 	}
-	end := len(data)
-	if end > 0 && data[end-1] == '\n' {
-		end--
-	}
-	for i := int64(0); i < o.tail; i++ {
-		j := bytes.LastIndexByte(data[:end], '\n')
-		if j < 0 {
-			return 0, nil
+	buf := make([]byte, 32<<10)
+	newlines := int64(0)
+	for pos := end; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return 0, err
 		}
-		end = j
+		for i := n - 1; i >= 0; i-- {
+			if buf[i] != '\n' || pos+i == end-1 { // the last line's own newline does not count
+				continue
+			}
+			if newlines++; newlines == o.tail {
+				return pos + i + 1, nil
+			}
+		}
 	}
-	return int64(end + 1), nil
+	return 0, nil
 }
 
 // limitWriter stops writing after left bytes.

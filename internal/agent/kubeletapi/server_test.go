@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,5 +98,29 @@ func TestTailOffset(t *testing.T) {
 		if string(got) != want {
 			t.Errorf("tailLines=%d: %q, want %q", tail, got, want)
 		}
+	}
+}
+
+func TestTailOffsetAcrossChunks(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var all []string
+	for i := 0; i < 100; i++ {
+		line := strings.Repeat(strconv.Itoa(i%10), 999)
+		all = append(all, line)
+		_, _ = f.WriteString(line + "\n")
+	}
+	_, _ = f.WriteString("partial") // no newline yet
+	off, err := tailOffset(f, logOptions{tail: 3, hasTail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4000)
+	n, _ := f.ReadAt(got, off)
+	if want := all[98] + "\n" + all[99] + "\npartial"; string(got[:n]) != want {
+		t.Errorf("last 3 lines across 32 KiB chunks: got %d bytes, want %d", n, len(want))
 	}
 }

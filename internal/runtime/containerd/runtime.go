@@ -149,14 +149,22 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.Pull
 			return runtime.Image{}, fmt.Errorf("image %s is not present with pull policy Never: %w", ref, runtime.ErrNotFound)
 		}
 	}
-	opts := []docker.RegistryOpt{docker.WithPlainHTTP(r.plainHTTP)}
+	// As kubelet: each matching credential in turn (none when there are none),
+	// until one pulls.
+	creds := []*runtime.Auth{nil}
 	if len(auth) > 0 {
-		opts = append(opts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) {
-			return auth[0].Username, auth[0].Password, nil
-		}))))
+		creds = make([]*runtime.Auth, len(auth))
+		for i := range auth {
+			creds[i] = &auth[i]
+		}
 	}
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(opts...)})
-	img, err := r.client.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithResolver(resolver))
+	var img containerd.Image
+	var err error
+	for _, cred := range creds {
+		if img, err = r.pull(ctx, ref, cred); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			err = errors.Join(err, runtime.ErrNotFound)
@@ -164,6 +172,18 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.Pull
 		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return runtime.Image{Ref: ref, ID: img.Name() + "@" + img.Target().Digest.String(), Pulled: true}, nil
+}
+
+// pull fetches and unpacks ref, with cred if given.
+func (r *Runtime) pull(ctx context.Context, ref string, cred *runtime.Auth) (containerd.Image, error) {
+	opts := []docker.RegistryOpt{docker.WithPlainHTTP(r.plainHTTP)}
+	if cred != nil {
+		opts = append(opts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) {
+			return cred.Username, cred.Password, nil
+		}))))
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(opts...)})
+	return r.client.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithResolver(resolver))
 }
 
 func (r *Runtime) plainHTTP(host string) (bool, error) {
