@@ -74,9 +74,10 @@ func RunStandalone(ctx context.Context, cfg *rest.Config, o *Options, dataDir, k
 	defer ac.Runtime.Close()
 	if ac.Runtime.Name() == RuntimeContainerd {
 		if err := proxy.Start(ctx, cfg, proxy.Config{HostName: ac.HostName, VPC: vpc}); err != nil {
-			return err
+			fmt.Fprintf(out, "warning: %v; pods cannot reach Services\n", err)
+		} else {
+			fmt.Fprintln(out, "service proxy: kube-proxy nftables mode")
 		}
-		fmt.Fprintln(out, "service proxy: kube-proxy nftables mode")
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("host agent: %w", err)

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +25,16 @@ import (
 // DialFunc opens a connection to addr (host:port) for the apiserver.
 type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
 
-func (c *Config) egressSocket() string { return filepath.Join(c.DataDir, "egress.sock") }
+// egressSocket is DATA/egress.sock, or, when that path is too long for a unix
+// socket (108 bytes on Linux), one named after the data dir under /run.
+func (c *Config) egressSocket() string {
+	p := filepath.Join(c.DataDir, "egress.sock")
+	if len(p) < 100 {
+		return p
+	}
+	sum := sha256.Sum256([]byte(c.DataDir))
+	return filepath.Join("/run", fmt.Sprintf("fargo-egress-%x.sock", sum[:8]))
+}
 
 func (c *Config) egressConfigPath() string {
 	return filepath.Join(c.credsDir(), "egress-selector.yaml")
