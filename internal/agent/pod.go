@@ -137,12 +137,7 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 		}
 		attempt = st.Attempt + 1
 	}
-	auth, err := a.pullAuth(ctx, pod, c.Image)
-	if err != nil {
-		a.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
-		return containerStatus(c, st, "ErrImagePull", err.Error())
-	}
-	img, err := a.cfg.Runtime.PullImage(ctx, c.Image, pullPolicy(c), auth)
+	img, err := a.pullImage(ctx, pod, c)
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		return containerStatus(c, st, "ErrImagePull", err.Error())
@@ -163,7 +158,7 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 	}
 	a.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	if started.State == runtime.StateRunning && c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
-		t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: started.ID, started: started.Started}
+		t := target(pod, sb, c, &started)
 		if err := a.runHook(ctx, t, c.Lifecycle.PostStart, terminationGrace(pod)); err != nil {
 			a.event(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
 			a.kill(t, terminationGrace(pod))
@@ -178,10 +173,24 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, sb *v1alpha1
 	return cs
 }
 
+// pullImage pulls c's image per its pull policy with the pod's pull secrets.
+func (a *Agent) pullImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (runtime.Image, error) {
+	auth, err := a.pullAuth(ctx, pod, c.Image)
+	if err != nil {
+		return runtime.Image{}, err
+	}
+	return a.cfg.Runtime.PullImage(ctx, c.Image, pullPolicy(c), auth)
+}
+
+// target is container c's current run, for probes and hooks.
+func target(pod *corev1.Pod, sb *v1alpha1.Sandbox, c *corev1.Container, st *runtime.ContainerStatus) probeTarget {
+	return probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: st.ID, started: st.Started}
+}
+
 // applyProbes sets a running container's started and ready fields from its
 // probes and kills it when its liveness or startup probe has failed.
 func (a *Agent) applyProbes(pod *corev1.Pod, sb *v1alpha1.Sandbox, c *corev1.Container, st *runtime.ContainerStatus, cs *corev1.ContainerStatus) {
-	t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: st.ID, started: st.Started}
+	t := target(pod, sb, c, st)
 	s := a.probes.sync(t)
 	cs.Started, cs.Ready = ptrBool(s.started), s.ready
 	if s.failed == "" {
@@ -368,8 +377,7 @@ func (a *Agent) preStop(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandb
 	if _, done := a.preStopped.LoadOrStore(st.ID, true); done {
 		return
 	}
-	t := probeTarget{pod: pod, container: c, sandbox: sb.Name, podIP: sb.Spec.IP, containerID: st.ID, started: st.Started}
-	if err := a.runHook(ctx, t, c.Lifecycle.PreStop, left); err != nil {
+	if err := a.runHook(ctx, target(pod, sb, c, &st), c.Lifecycle.PreStop, left); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
 	}
 }
