@@ -58,8 +58,10 @@ test-unit: deps
 test-integration: build bin/etcd
 	$(GO) test $(TEST_FLAGS) -tags integration -timeout 30m ./test/integration/...
 
-# e2e: as root, against a real server; later tiers add containerd and networks.
+# e2e: as root, against a real server with containerd and networks; and each
+# runtime backend's conformance suite that needs root (build tag root).
 test-e2e: build bin/testserver
+	$(GO) test $(TEST_FLAGS) -tags root -timeout 10m ./internal/runtime/... ./internal/network/...
 	$(GO) test $(TEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 
 bench-controlplane: build bin/etcd

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 
 	"github.com/fargo-dev/fargo/internal/cli"
+	// The runtime backends register themselves for --runtime.
+	_ "github.com/fargo-dev/fargo/internal/runtime/containerd"
+	_ "github.com/fargo-dev/fargo/internal/runtime/fake"
 )
 
 func main() {

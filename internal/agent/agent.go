@@ -1,36 +1,36 @@
-// Package agent is the host agent: it registers its host and capacity, turns each
-// Sandbox placed on the host into a running sandbox through a runtime backend,
-// registers the sandbox as its own node with a lease, runs the pod's containers
-// and keeps the pod's status current; when the pod goes, it tears everything down.
-//
-// It runs inside `fargo server` (one machine is a whole cluster) or alone as
-// `fargo agent` against a remote server, with the same code.
+// Package agent is the host agent: one Start for the agent inside `fargo server`
+// and for `fargo agent` on a machine of its own, as k3s's server runs the same
+// agent as `k3s agent`. It registers its host and capacity, runs the Sandboxes
+// placed on the host (fargate/) and their pods (podworker/) through a runtime
+// backend, serves the kubelet API of its nodes (kubeletapi/) and, for backends
+// on the host network, the service proxy.
 package agent
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
+	"path/filepath"
+	"strconv"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
-	"k8s.io/klog/v2"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	"github.com/fargo-dev/fargo/internal/network"
+	"github.com/fargo-dev/fargo/internal/agent/fargate"
+	"github.com/fargo-dev/fargo/internal/agent/host"
+	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
+	"github.com/fargo-dev/fargo/internal/agent/podworker"
+	"github.com/fargo-dev/fargo/internal/agent/podworker/dns"
+	"github.com/fargo-dev/fargo/internal/network/cni"
+	"github.com/fargo-dev/fargo/internal/network/names"
+	"github.com/fargo-dev/fargo/internal/network/proxy"
 	"github.com/fargo-dev/fargo/internal/runtime"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -49,38 +49,44 @@ type Config struct {
 	Heartbeat time.Duration
 	// Workers is how many sandboxes are worked on at once.
 	Workers int
-	// DataDir holds pods' volumes (DATA/pods/<uid>).
+	// DataDir holds pods' volumes (DATA/pods/<uid>) and sandbox networks.
 	DataDir string
-	// ClusterDNS is the cluster DNS service's address, for pods' resolv.conf
-	// (nil: pods with dnsPolicy ClusterFirst get no nameserver).
+	// ClusterDNS is the cluster DNS service's address, for pods' resolv.conf.
 	ClusterDNS net.IP
+	// VPC is routed to a blackhole on the host, under the sandboxes' /32 routes.
+	VPC *net.IPNet
+	// HostIP is the host's address, for NodePorts (nil: loopback).
+	HostIP net.IP
+	// KubeletAPIAddress is where the kubelet API listens (port 0: any free one);
+	// it is published on the Host for the apiserver's egress proxy.
+	KubeletAPIAddress string
+	// CA verifies the apiserver's client certificate; with CAKey the agent mints
+	// its nodes' serving certificates itself, else it asks the CSR API.
+	CA    *x509.Certificate
+	CAKey crypto.Signer
+	Clock clock.WithTicker
 }
 
 // Agent is one host's agent.
 type Agent struct {
 	cfg      Config
-	client   client.Client
-	reader   client.Reader // uncached: configMaps and secrets of pods, read when needed
-	recorder record.EventRecorder
-	probes   *prober
-	// wake re-queues a sandbox (a probe result changed, a container was killed).
-	wake chan event.GenericEvent
-	// killing and preStopped hold container IDs being killed after a failed probe
-	// and those whose preStop hook has run.
-	killing, preStopped sync.Map
-	tokens              tokenCache
+	Fargate  *fargate.Reconciler
+	Pods     *podworker.Worker
+	endpoint string
 }
 
-// New checks cfg and returns an agent that SetupWithManager wires in.
-func New(cfg Config) (*Agent, error) {
+// Progress reports a part that became ready, as `fargo server` prints them.
+type Progress func(component, detail string)
+
+// Start wires the agent into mgr (the caller starts mgr) and starts what runs
+// beside it until ctx ends: the kubelet API and the service proxy. Parts that
+// cannot start but leave pods runnable (the proxy) are reported as warnings.
+func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, progress Progress, warn func(error)) (*Agent, error) {
 	if cfg.HostName == "" {
 		return nil, errors.New("host agent: empty host name (set --host-name)")
 	}
-	if cfg.Runtime == nil {
-		return nil, errors.New("host agent: no runtime")
-	}
-	if cfg.DataDir == "" {
-		return nil, errors.New("host agent: no data dir")
+	if cfg.Runtime == nil || cfg.DataDir == "" || cfg.CA == nil {
+		return nil, errors.New("host agent: runtime, data dir and cluster CA are all needed")
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 10 * time.Second
@@ -88,81 +94,112 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = 16
 	}
-	a := &Agent{cfg: cfg, wake: make(chan event.GenericEvent, 1024)}
-	a.probes = newProber(a.runProbe, a.wakeSandbox, func(t probeTarget, kind probeType, out string) {
-		a.event(t.pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, out)
-	})
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	caps := cfg.Runtime.Capabilities()
+	var network fargate.Network = noNetwork{}
+	if caps.HostNetwork {
+		if cfg.VPC != nil {
+			if err := cni.BlackholeVPC(cfg.VPC); err != nil {
+				return nil, err
+			}
+		}
+		network = cni.NewDataplane(cfg.HostName, filepath.Join(cfg.DataDir, "network"))
+	}
+	a := &Agent{cfg: cfg}
+	rec := &fargate.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("kubelet"), Runtime: cfg.Runtime,
+		Network: network, Clock: cfg.Clock, Host: cfg.HostName, Region: cfg.Region, KubeletVersion: cfg.KubeletVersion, Workers: cfg.Workers}
+	pods, err := podworker.New(ctx, podworker.Config{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: rec.Recorder,
+		Runtime: cfg.Runtime, Clock: cfg.Clock, DNS: dns.Config{ClusterDNS: cfg.ClusterDNS, Region: cfg.Region},
+		Dir: filepath.Join(cfg.DataDir, "pods"), Wake: rec.Wake})
+	if err != nil {
+		return nil, err
+	}
+	rec.Pods = pods
+	a.Fargate, a.Pods = rec, pods
+	if err := rec.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the host agent: %w", err)
+	}
+	if a.endpoint, err = a.serveKubeletAPI(ctx, rc); err != nil {
+		return nil, err
+	}
+	hb := &host.Heartbeat{Client: mgr.GetClient(), Name: cfg.HostName, KubeletEndpoint: a.endpoint, Every: cfg.Heartbeat, Clock: cfg.Clock,
+		Spec:  v1alpha1.HostSpec{Capacity: cfg.Capacity, Runtime: cfg.Runtime.Name()},
+		Beats: []func(context.Context) error{rec.Heartbeat}}
+	for name, r := range map[string]manager.RunnableFunc{"host heartbeat": hb.Start, "runtime relist": rec.Relist} {
+		if err := mgr.Add(r); err != nil {
+			return nil, fmt.Errorf("adding the %s: %w", name, err)
+		}
+	}
+	c := cfg.Capacity
+	progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes, kubelet API on %s", cfg.HostName, cfg.Runtime.Name(),
+		strconv.FormatFloat(float64(c.MilliCPU)/1000, 'f', -1, 64), c.MemoryMiB, a.endpoint))
+	if caps.HostNetwork {
+		err := proxy.Start(ctx, rc, proxy.Config{HostName: cfg.HostName, HostIP: cfg.HostIP, VPC: cfg.VPC})
+		switch {
+		case errors.Is(err, proxy.ErrTaken):
+			progress("service proxy", "run by another fargo agent on this machine (one nftables table per machine)")
+		case err != nil:
+			warn(fmt.Errorf("%w; pods cannot reach Services", err))
+		default:
+			progress("service proxy", "kube-proxy nftables mode")
+		}
+	}
 	return a, nil
 }
 
-// wakeSandbox re-queues a sandbox's reconcile now.
-func (a *Agent) wakeSandbox(name string) {
-	select {
-	case a.wake <- event.GenericEvent{Object: &v1alpha1.Sandbox{ObjectMeta: metav1.ObjectMeta{Name: name}}}:
-	default: // full: the periodic resync picks it up
+// KubeletEndpoint is where the agent's kubelet API listens.
+func (a *Agent) KubeletEndpoint() string { return a.endpoint }
+
+// serveKubeletAPI listens for the kubelet API and returns its address.
+func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, error) {
+	var certs kubeletapi.Issuer
+	if a.cfg.CAKey != nil {
+		ca, err := kubeletapi.NewCAIssuer(a.cfg.CA, a.cfg.CAKey)
+		if err != nil {
+			return "", err
+		}
+		certs = ca
+	} else {
+		cs, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return "", fmt.Errorf("kubelet API: %w", err)
+		}
+		certs = &kubeletapi.CSRIssuer{Client: cs, NodeName: func(ip net.IP) string { return names.NodeName(ip, a.cfg.Region) }}
 	}
+	api, err := kubeletapi.New(a.cfg.Runtime, a.Fargate.SandboxOfPod, certs, a.cfg.CA)
+	if err != nil {
+		return "", err
+	}
+	addr := a.cfg.KubeletAPIAddress
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("kubelet API: listening on %s (set --kubelet-api-address): %w", addr, err)
+	}
+	go api.Serve(ctx, l)
+	return publishable(l.Addr().(*net.TCPAddr), a.cfg.HostIP), nil
 }
 
-// SetupWithManager registers the host (a runnable that also renews heartbeats and
-// leases) and the sandbox reconciler with mgr.
-func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
-	a.client, a.reader = mgr.GetClient(), mgr.GetAPIReader()
-	a.recorder = mgr.GetEventRecorderFor("kubelet")
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, nodeNameField, indexNodeName); err != nil {
-		return fmt.Errorf("indexing pods by node: %w", err)
+// publishable is the address others reach a listener at: an unspecified one is
+// reached at the host's address, or loopback.
+func publishable(l *net.TCPAddr, hostIP net.IP) string {
+	ip := l.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+		if hostIP != nil {
+			ip = hostIP
+		}
 	}
-	if err := mgr.Add(manager.RunnableFunc(a.heartbeat)); err != nil {
-		return fmt.Errorf("adding the host heartbeat: %w", err)
-	}
-	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		sb, ok := o.(*v1alpha1.Sandbox)
-		return ok && sb.Spec.Host == a.cfg.HostName
-	})
-	return ctrl.NewControllerManagedBy(mgr).Named("host-agent").
-		WithOptions(controller.Options{MaxConcurrentReconciles: a.cfg.Workers}).
-		For(&v1alpha1.Sandbox{}, builder.WithPredicates(mine)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podSandbox)).
-		WatchesRawSource(source.Channel(a.wake, &handler.EnqueueRequestForObject{})).
-		Complete(reconcile.Func(a.reconcile))
+	return net.JoinHostPort(ip.String(), strconv.Itoa(l.Port))
 }
 
-// podSandbox maps a pod bound to a Fargate node to the node's sandbox.
-func podSandbox(_ context.Context, o client.Object) []reconcile.Request {
-	pod, ok := o.(*corev1.Pod)
-	if !ok {
-		return nil
-	}
-	name, ok := network.SandboxOfNode(pod.Spec.NodeName)
-	if !ok {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
-}
+// noNetwork is the dataplane of backends that bring their own network (the fake).
+type noNetwork struct{}
 
-func (a *Agent) event(pod *corev1.Pod, kind, reason, format string, args ...any) {
-	a.recorder.Eventf(pod, kind, reason, format, args...)
-}
-
-// heartbeat registers the host, renews its heartbeat and every node lease, and
-// sweeps leftovers, until ctx ends.
-func (a *Agent) heartbeat(ctx context.Context) error {
-	log := klog.FromContext(ctx).WithValues("host", a.cfg.HostName)
-	tick := time.NewTicker(a.cfg.Heartbeat)
-	defer tick.Stop()
-	for {
-		if err := a.registerHost(ctx); err != nil {
-			log.Error(err, "host heartbeat failed")
-		}
-		if err := a.renewLeases(ctx); err != nil {
-			log.Error(err, "renewing node leases failed")
-		}
-		if err := a.sweep(ctx); err != nil {
-			log.Error(err, "sweeping leftovers failed")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
+func (noNetwork) Setup(context.Context, string, net.IP, *net.IPNet) (string, error) { return "", nil }
+func (noNetwork) Teardown(context.Context, string) error                            { return nil }
+func (noNetwork) Sandboxes() ([]string, error)                                      { return nil, nil }

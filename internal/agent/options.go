@@ -3,28 +3,24 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
-	"github.com/fargo-dev/fargo/internal/runtime/containerd"
-	"github.com/fargo-dev/fargo/internal/runtime/fake"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// Runtime backends a host can use.
-const (
-	RuntimeContainerd = "containerd"
-	RuntimeFake       = "fake"
-	RuntimeNone       = "none"
-)
+// RuntimeNone runs no agent on this machine.
+const RuntimeNone = "none"
 
 // Options are the host flags shared by `fargo server` (its built-in agent) and
 // `fargo agent`.
@@ -36,16 +32,26 @@ type Options struct {
 	MaxSandboxes int64
 	// InsecureRegistries are reached over plain HTTP (loopback ones always are).
 	InsecureRegistries []string
+	// KubeletAPIAddress is where the kubelet API of this host's nodes listens.
+	KubeletAPIAddress string
 }
 
-// AddFlags registers the host flags on fs.
-func (o *Options) AddFlags(fs *pflag.FlagSet, runtimeHelp string) {
-	fs.StringVar(&o.Runtime, "runtime", RuntimeContainerd, runtimeHelp)
+// AddFlags registers the host flags on fs; none adds --runtime none.
+func (o *Options) AddFlags(fs *pflag.FlagSet, none string) {
+	var backends []string
+	for _, b := range runtime.Backends() {
+		backends = append(backends, b.Name+" ("+b.Help+")")
+	}
+	if none != "" {
+		backends = append(backends, RuntimeNone+" ("+none+")")
+	}
+	fs.StringVar(&o.Runtime, "runtime", "containerd", "sandbox runtime: "+strings.Join(backends, ", "))
 	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
 	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
 	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
 	fs.Int64Var(&o.MaxSandboxes, "max-sandboxes", 0, "most sandboxes this host runs at once; 0: no limit beyond CPU and memory")
 	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registry", nil, "registry (host:port) to pull from over plain HTTP, repeatable; registries on loopback addresses always are, all others use HTTPS")
+	fs.StringVar(&o.KubeletAPIAddress, "kubelet-api-address", "127.0.0.1:0", "host:port where the kubelet API of this host's Fargate nodes listens (kubectl logs, exec); port 0 picks a free one, published on the Host object for the server's egress proxy; use an address the server can reach when the agent runs on another machine")
 }
 
 // Enabled is false for --runtime none: no agent on this machine.
@@ -58,13 +64,16 @@ type Cluster struct {
 	VPC *net.IPNet
 	// DNS is the cluster DNS service's address, for pods' resolv.conf.
 	DNS net.IP
+	// CA is the cluster CA: it signs the apiserver's client certificate.
+	CA *x509.Certificate
 }
 
 // Config resolves the flags into an agent configuration with its runtime; the
 // containerd runtime starts fargo's containerd under dataDir, logging to logDir.
 // The caller closes cfg.Runtime.
 func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string) (Config, error) {
-	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir, ClusterDNS: cluster.DNS}
+	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir, ClusterDNS: cluster.DNS,
+		VPC: cluster.VPC, CA: cluster.CA, KubeletAPIAddress: o.KubeletAPIAddress}
 	if cfg.HostName == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -93,19 +102,22 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 			return cfg, fmt.Errorf("--insecure-registry %q: want a registry host or host:port, without scheme or path (e.g. registry.lan:5000)", r)
 		}
 	}
-	switch o.Runtime {
-	case RuntimeContainerd:
-		rt, err := containerd.Start(ctx, filepath.Join(dataDir, "containerd"), filepath.Join(logDir, "containerd.log"), cluster.VPC)
-		if err != nil {
-			return cfg, fmt.Errorf("--runtime containerd: %w", err)
-		}
-		rt.InsecureRegistries = o.InsecureRegistries
-		cfg.Runtime = rt
-	case RuntimeFake:
-		cfg.Runtime = fake.New()
-	default:
-		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s, %s (no processes, for tests and scale runs) or %s (no agent on this machine)", o.Runtime, RuntimeContainerd, RuntimeFake, RuntimeNone)
+	if _, _, err := net.SplitHostPort(o.KubeletAPIAddress); o.KubeletAPIAddress != "" && err != nil {
+		return cfg, fmt.Errorf("--kubelet-api-address %q: want host:port, e.g. 0.0.0.0:10250: %w", o.KubeletAPIAddress, err)
 	}
+	var known []string
+	for _, b := range runtime.Backends() {
+		known = append(known, b.Name+" ("+b.Help+")")
+	}
+	if !slices.ContainsFunc(runtime.Backends(), func(b runtime.Backend) bool { return b.Name == o.Runtime }) {
+		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s or %s (no agent on this machine)", o.Runtime, strings.Join(known, ", "), RuntimeNone)
+	}
+	rt, err := runtime.New(ctx, o.Runtime, runtime.Config{Dir: filepath.Join(dataDir, o.Runtime), LogFile: filepath.Join(logDir, o.Runtime+".log"),
+		Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries})
+	if err != nil {
+		return cfg, fmt.Errorf("--runtime %s: %w", o.Runtime, err)
+	}
+	cfg.Runtime = rt
 	return cfg, nil
 }
 
@@ -136,5 +148,3 @@ func machineMemory() (int64, error) {
 	}
 	return 0, fmt.Errorf("reading the machine's memory: no MemTotal in /proc/meminfo")
 }
-
-var _ runtime.Runtime = (*fake.Runtime)(nil)

@@ -35,11 +35,11 @@ pod and keeps its status current, and tears everything down when the pod goes.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return agent.RunStandalone(ctx, cfg, o, dataDir, version.Kubernetes, cmd.OutOrStdout())
+			return agent.Run(ctx, cfg, o, dataDir, version.Kubernetes, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", kubeconfigHelp)
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/fargo-agent", "where the agent keeps its containerd (root, state, socket), sandbox records and logs")
-	o.AddFlags(cmd.Flags(), "sandbox runtime: containerd (fargo's own containerd and runc) or fake (no processes: pods are reported Running, nothing runs; for scale tests)")
+	o.AddFlags(cmd.Flags(), "")
 	return cmd
 }

@@ -16,10 +16,6 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// tokenAnnotation keeps the clientRequestToken a profile was created with, so a
-// retried create is answered with the profile instead of an error.
-const tokenAnnotation = "fargo.dev/client-request-token"
-
 func (s *Server) createProfile(ctx context.Context, r *http.Request) (any, *apiError) {
 	req := createRequest{}
 	if aerr := decode(r, &req); aerr != nil {
@@ -44,7 +40,7 @@ func (s *Server) createProfile(ctx context.Context, r *http.Request) (any, *apiE
 		return nil, serverError(err)
 	}
 	for i := range existing.Items {
-		if e := &existing.Items[i]; e.Name == name && req.ClientRequestToken != "" && e.Annotations[tokenAnnotation] == req.ClientRequestToken {
+		if e := &existing.Items[i]; e.Name == name && req.ClientRequestToken != "" && e.Annotations[v1alpha1.AnnotationClientRequestToken] == req.ClientRequestToken {
 			return profileResponse{s.toAPI(e)}, nil // an idempotent retry
 		}
 	}
@@ -52,7 +48,7 @@ func (s *Server) createProfile(ctx context.Context, r *http.Request) (any, *apiE
 		return nil, fromRule(perr, s.cluster.Name, name)
 	}
 	if req.ClientRequestToken != "" {
-		p.Annotations = map[string]string{tokenAnnotation: req.ClientRequestToken}
+		p.Annotations = map[string]string{v1alpha1.AnnotationClientRequestToken: req.ClientRequestToken}
 	}
 	if err := s.client.Create(ctx, p); err != nil {
 		return nil, s.kubeError(err, name)

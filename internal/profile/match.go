@@ -10,15 +10,6 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// Labels and annotations EKS defines on pods.
-const (
-	// LabelProfile names the profile a pod was scheduled through; set by the
-	// webhook, or by the user to pin a profile.
-	LabelProfile = "eks.amazonaws.com/fargate-profile"
-	// AnnotationComputeType "ec2" keeps a matching pod off Fargate.
-	AnnotationComputeType = "eks.amazonaws.com/compute-type"
-)
-
 // Pod is what matching looks at.
 type Pod struct {
 	Namespace   string
@@ -67,10 +58,10 @@ func Matches(p *v1alpha1.FargateProfile, pod Pod) bool {
 // profile; otherwise the matching profile whose name sorts first wins.
 // Callers pass the profiles that may take pods (ACTIVE ones).
 func Select(profiles []*v1alpha1.FargateProfile, pod Pod) *v1alpha1.FargateProfile {
-	if pod.Annotations[AnnotationComputeType] == "ec2" {
+	if pod.Annotations[v1alpha1.AnnotationComputeType] == v1alpha1.ComputeEC2 {
 		return nil
 	}
-	if pinned, ok := pod.Labels[LabelProfile]; ok {
+	if pinned, ok := pod.Labels[v1alpha1.LabelProfile]; ok {
 		for _, p := range profiles {
 			if p.Name == pinned && Matches(p, pod) {
 				return p

@@ -81,11 +81,11 @@ func TestSelect(t *testing.T) {
 		{"label value differs", Pod{Namespace: "test3-mixed", Labels: map[string]string{"runon": "ec2"}}, ""},
 		{"wildcard key and value", Pod{Namespace: "apps", Labels: map[string]string{"tier-web": "front1"}}, "wild"},
 		{"wildcard value too short", Pod{Namespace: "apps", Labels: map[string]string{"tier-web": "front"}}, ""},
-		{"pinned profile wins over precedence", Pod{Namespace: "prod", Labels: map[string]string{LabelProfile: "prod-workload"}}, "prod-workload"},
-		{"pinned profile must still match", Pod{Namespace: "default", Labels: map[string]string{LabelProfile: "prod-workload"}}, ""},
-		{"pinned to unknown profile", Pod{Namespace: "prod", Labels: map[string]string{LabelProfile: "nope"}}, ""},
-		{"opt out", Pod{Namespace: "prod", Annotations: map[string]string{AnnotationComputeType: "ec2"}}, ""},
-		{"compute-type fargate does not opt out", Pod{Namespace: "prod", Annotations: map[string]string{AnnotationComputeType: "fargate"}}, "beta-workload"},
+		{"pinned profile wins over precedence", Pod{Namespace: "prod", Labels: map[string]string{v1alpha1.LabelProfile: "prod-workload"}}, "prod-workload"},
+		{"pinned profile must still match", Pod{Namespace: "default", Labels: map[string]string{v1alpha1.LabelProfile: "prod-workload"}}, ""},
+		{"pinned to unknown profile", Pod{Namespace: "prod", Labels: map[string]string{v1alpha1.LabelProfile: "nope"}}, ""},
+		{"opt out", Pod{Namespace: "prod", Annotations: map[string]string{v1alpha1.AnnotationComputeType: "ec2"}}, ""},
+		{"compute-type fargate does not opt out", Pod{Namespace: "prod", Annotations: map[string]string{v1alpha1.AnnotationComputeType: "fargate"}}, "beta-workload"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,12 +134,12 @@ func FuzzSelect(f *testing.F) {
 			prof("a", sel("*", "tier", "front?")),
 			prof("b", sel("prod-eu"), sel("x", key, "*")),
 		}
-		if key == LabelProfile {
+		if key == v1alpha1.LabelProfile {
 			return // pinning is driven by pin
 		}
 		pod := Pod{Namespace: ns, Labels: map[string]string{key: value}}
 		if pin != "" {
-			pod.Labels[LabelProfile] = pin
+			pod.Labels[v1alpha1.LabelProfile] = pin
 		}
 		got := Select(profiles, pod)
 		if got == nil {

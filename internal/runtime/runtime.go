@@ -1,10 +1,14 @@
 // Package runtime is the seam between the host agent and what actually runs a
-// sandbox and its containers. Backends live beside it (fake/, later containerd/ and
-// a micro-VM backend); every backend passes the suite in conformance/.
+// sandbox and its containers. Backends live beside it (containerd/, fake/, later a
+// micro-VM backend), register themselves by name (registry.go), say what they can
+// do (Capabilities), and every backend passes the suite in conformance/.
 //
 // The shape follows the CRI that kubelet drives (sandbox, image, container), cut
-// down to what one Fargate pod per sandbox needs. Every call is idempotent, so an
-// agent restarted in the middle of a step simply repeats it.
+// down to what one Fargate pod per sandbox needs, and containerd's sandbox
+// controller: the agent prepares the network and hands the backend a netns path;
+// DNS and hosts entries come as data, so a VM backend can write them in its guest.
+// Every call is idempotent, so an agent restarted in the middle of a step simply
+// repeats it.
 package runtime
 
 import (
@@ -33,9 +37,39 @@ type Sandbox struct {
 	IP net.IP
 	// Subnet is IP's subnet; the sandbox's default route is its router address.
 	Subnet *net.IPNet
+	// NetnsPath is the network namespace the agent prepared (attached to the VPC)
+	// for backends with Capabilities.HostNetwork; empty for the others.
+	NetnsPath string
 	// MilliCPU and MemoryMiB are the provisioned size: the sandbox's cgroup limits.
 	MilliCPU  int64
 	MemoryMiB int64
+	// Files are what every container sees at /etc/hosts, /etc/hostname and
+	// /etc/resolv.conf, unless it mounts something of its own there.
+	Files PodFiles
+}
+
+// PodFiles are the files kubelet (and the CRI runtime) manage in every container.
+type PodFiles struct {
+	Hosts, Hostname, ResolvConf string
+}
+
+// Capabilities say what a backend does, so the agent asks instead of comparing
+// names.
+type Capabilities struct {
+	// HostNetwork: sandboxes join a netns the agent prepares on the host, the host
+	// routes to them, and the host's service proxy serves them.
+	HostNetwork bool
+	// Processes: containers really run (logs, exec and probes reach real
+	// processes); false for the fake.
+	Processes bool
+}
+
+// Stats are a sandbox's resource usage so far, read from its cgroup (or guest).
+type Stats struct {
+	// CPU is the CPU time used by all of the sandbox's containers.
+	CPU time.Duration
+	// MemoryBytes is the memory in use now, and MemoryMaxBytes the most ever used.
+	MemoryBytes, MemoryMaxBytes uint64
 }
 
 // Mount is a host path made visible in a container.
@@ -163,6 +197,8 @@ type ExecResult struct {
 type Runtime interface {
 	// Name is the backend's name (containerd, fake, …), shown on nodes and hosts.
 	Name() string
+	// Capabilities says what the backend does.
+	Capabilities() Capabilities
 	// Version is the backend's version, e.g. "containerd://1.6.20".
 	Version(ctx context.Context) (string, error)
 
@@ -174,6 +210,8 @@ type Runtime interface {
 	// Sandboxes lists the IDs of the sandboxes on the host, for adoption after a
 	// restart and for the sweep of leftovers.
 	Sandboxes(ctx context.Context) ([]string, error)
+	// Stats reports the sandbox's resource usage so far.
+	Stats(ctx context.Context, id string) (Stats, error)
 
 	// PullImage makes ref available per policy, with auth if given; images are
 	// shared by every sandbox on the host.

@@ -3,8 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"net"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,7 +10,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fargo-dev/fargo/internal/network"
+	"github.com/fargo-dev/fargo/internal/network/ipam"
+	"github.com/fargo-dev/fargo/internal/network/names"
 	"github.com/fargo-dev/fargo/internal/sizing"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -33,7 +32,7 @@ func (s *Scheduler) claim(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.F
 		if apierrors.IsAlreadyExists(err) {
 			// Someone our cache does not show yet holds the IP: keep it marked taken.
 			s.claimMu.Lock()
-			s.claimed[sb.Spec.IP] = &v1alpha1.Sandbox{Spec: v1alpha1.SandboxSpec{IP: sb.Spec.IP, SubnetID: sb.Spec.SubnetID}}
+			s.claimed[sb.Spec.IP] = &v1alpha1.Sandbox{ObjectMeta: metav1.ObjectMeta{Name: sb.Name}, Spec: v1alpha1.SandboxSpec{IP: sb.Spec.IP, SubnetID: sb.Spec.SubnetID}}
 			s.claimMu.Unlock()
 			continue
 		}
@@ -69,25 +68,26 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 	held := make([]*v1alpha1.Sandbox, 0, len(all.Items)+len(s.claimed))
 	for i := range all.Items {
 		sb := &all.Items[i]
-		if sb.Labels[LabelPodUID] == string(pod.UID) {
+		if sb.Labels[v1alpha1.LabelPodUID] == string(pod.UID) {
 			return sb.DeepCopy(), true, nil
 		}
 		delete(s.claimed, sb.Spec.IP) // the cache has caught up with it
 		held = append(held, sb)
 	}
-	used := map[string]bool{}
-	perSubnet := map[string]int{}
 	for _, sb := range s.claimed {
-		if sb.Labels[LabelPodUID] == string(pod.UID) {
+		if sb.Labels[v1alpha1.LabelPodUID] == string(pod.UID) {
 			return sb.DeepCopy(), true, nil // created, not yet in the cache
 		}
 		held = append(held, sb)
 	}
+	claims := ipam.Claims{}
 	for _, sb := range held {
-		used[sb.Spec.IP] = true
-		perSubnet[sb.Spec.SubnetID]++
+		// Owners are distinct by construction (one Sandbox per address); a second
+		// owner would only mean the cache is behind, and Add keeps the first.
+		_ = claims.Add(ipam.Claim{IP: sb.Spec.IP, Subnet: sb.Spec.SubnetID, Owner: ipam.Owner{Kind: "Sandbox", Name: sb.Name}})
 	}
-	host, err := pickHost(rooms(hosts.Items, held, time.Now(), s.HostGrace), size, s.Placement)
+	perSubnet := claims.PerSubnet()
+	host, err := pickHost(rooms(hosts.Items, held, s.now(), s.HostGrace), size, s.Placement)
 	if err != nil {
 		return nil, false, err
 	}
@@ -101,18 +101,18 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 		return nil, false, fmt.Errorf("Fargate profile %s has no subnet known to this cluster", prof.Name)
 	}
 	subnet := s.Subnets[subnetID]
-	ip, ok := network.FreeIP(subnet.Net, func(ip net.IP) bool { return used[ip.String()] })
+	ip, ok := ipam.FreeIP(subnet.Net, claims.Held)
 	if !ok {
 		return nil, false, fmt.Errorf("no free IP address in subnet %s (%s) of Fargate profile %s", subnetID, subnet.Net, prof.Name)
 	}
 	sb := &v1alpha1.Sandbox{
-		ObjectMeta: metav1.ObjectMeta{Name: network.SandboxName(ip), Labels: map[string]string{LabelPodUID: string(pod.UID)},
+		ObjectMeta: metav1.ObjectMeta{Name: names.SandboxName(ip), Labels: map[string]string{v1alpha1.LabelPodUID: string(pod.UID)},
 			Finalizers: []string{v1alpha1.SandboxFinalizer}},
 		Spec: v1alpha1.SandboxSpec{
 			Pod:     v1alpha1.PodReference{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
 			Profile: prof.Name, CapacityProvisioned: size.String(), MilliCPU: size.MilliCPU, MemoryMiB: size.MemoryMiB,
 			EphemeralStorageGiB: storageGiB, SubnetID: subnetID, SubnetCIDR: subnet.Net.String(), Zone: subnet.Zone, IP: ip.String(),
-			NodeName: network.NodeName(ip, s.Region), Host: host,
+			NodeName: names.NodeName(ip, s.Region), Host: host,
 		},
 	}
 	s.claimed[ip.String()] = sb.DeepCopy()

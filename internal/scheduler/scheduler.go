@@ -18,23 +18,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/sizing"
 	"github.com/fargo-dev/fargo/internal/support"
-	"github.com/fargo-dev/fargo/internal/webhook"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// Names EKS uses on pods.
-const (
-	AnnotationCapacity = "CapacityProvisioned"
-	// LabelPodUID ties a Sandbox to its pod.
-	LabelPodUID     = "fargo.dev/pod-uid"
-	tooLargeMessage = "Your pod's cpu/memory requirements exceed the max Fargate configuration"
-)
+const tooLargeMessage = "Your pod's cpu/memory requirements exceed the max Fargate configuration"
 
 // Subnet is what placement needs to know of a subnet.
 type Subnet struct {
@@ -53,6 +47,8 @@ type Scheduler struct {
 	// silent and still get sandboxes.
 	Placement Placement
 	HostGrace time.Duration
+	// Clock is the time source (a fake one in tests); nil is the real clock.
+	Clock clock.PassiveClock
 
 	// claimMu serialises IP and host choice across concurrent reconciles; claimed are
 	// sandboxes this scheduler created that its cache may not show yet, by IP.
@@ -78,7 +74,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 	if prof == nil {
-		s.fail(pod, "Pod not matched by any ACTIVE Fargate profile; it stays Pending until one matches (or remove schedulerName: "+webhook.SchedulerName+")")
+		s.fail(pod, "Pod not matched by any ACTIVE Fargate profile; it stays Pending until one matches (or remove schedulerName: "+v1alpha1.SchedulerName+")")
 		return ctrl.Result{}, nil // a profile change re-queues it
 	}
 	lookup := func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
@@ -116,7 +112,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 
 // waiting is a pod this scheduler still has to place.
 func waiting(pod *corev1.Pod) bool {
-	return pod.Spec.SchedulerName == webhook.SchedulerName && pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
+	return pod.Spec.SchedulerName == v1alpha1.SchedulerName && pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
 }
 
@@ -148,7 +144,7 @@ func (s *Scheduler) tooLarge(ctx context.Context, pod *corev1.Pod, cause error) 
 	}
 	patch := client.MergeFrom(pod.DeepCopy())
 	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: sizing.ReasonTooLarge,
-		Message: tooLargeMessage, LastTransitionTime: metav1.Now()}
+		Message: tooLargeMessage, LastTransitionTime: metav1.NewTime(s.now())}
 	replaced := false
 	for i, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled {
@@ -179,7 +175,7 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sand
 		return nil
 	}
 	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
-		Annotations: map[string]string{AnnotationCapacity: size.String()}},
+		Annotations: map[string]string{v1alpha1.AnnotationCapacity: size.String()}},
 		Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
 	if err := s.Client.SubResource("binding").Create(ctx, pod, binding); err != nil {
 		if apierrors.IsConflict(err) {
@@ -203,4 +199,11 @@ func nodeReady(n *corev1.Node) bool {
 // podKey is the pod a sandbox belongs to.
 func podKey(sb *v1alpha1.Sandbox) types.NamespacedName {
 	return types.NamespacedName{Namespace: sb.Spec.Pod.Namespace, Name: sb.Spec.Pod.Name}
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Clock == nil {
+		return time.Now()
+	}
+	return s.Clock.Now()
 }

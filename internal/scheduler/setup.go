@@ -15,8 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/fargo-dev/fargo/internal/network"
-	"github.com/fargo-dev/fargo/internal/webhook"
+	"github.com/fargo-dev/fargo/internal/network/names"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -25,12 +24,12 @@ import (
 func (s *Scheduler) SetupWithManager(mgr ctrl.Manager) error {
 	ours := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		p, ok := o.(*corev1.Pod)
-		return ok && p.Spec.SchedulerName == webhook.SchedulerName
+		return ok && p.Spec.SchedulerName == v1alpha1.SchedulerName
 	})
 	if s.HostGrace == 0 {
 		s.HostGrace = DefaultHostGrace
 	}
-	err := ctrl.NewControllerManagedBy(mgr).Named(webhook.SchedulerName).
+	err := ctrl.NewControllerManagedBy(mgr).Named(v1alpha1.SchedulerName).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		For(&corev1.Pod{}, builder.WithPredicates(ours)).
 		Watches(&v1alpha1.Sandbox{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -78,7 +77,7 @@ func (s *Scheduler) wakeHungry(q workqueue.TypedRateLimitingInterface[reconcile.
 
 // podOfNode maps a Fargate node to the pod its sandbox runs.
 func (s *Scheduler) podOfNode(ctx context.Context, o client.Object) []reconcile.Request {
-	name, ok := network.SandboxOfNode(o.GetName())
+	name, ok := names.SandboxOfNode(o.GetName())
 	if !ok {
 		return nil
 	}
@@ -122,7 +121,7 @@ func (s *Scheduler) allWaiting(ctx context.Context, _ client.Object) []reconcile
 // sandboxOf maps a pod to its sandbox, for release.
 func (s *Scheduler) sandboxOf(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &v1alpha1.SandboxList{}
-	if err := s.Client.List(ctx, list, client.MatchingLabels{LabelPodUID: string(o.GetUID())}); err != nil {
+	if err := s.Client.List(ctx, list, client.MatchingLabels{v1alpha1.LabelPodUID: string(o.GetUID())}); err != nil {
 		return nil
 	}
 	var out []reconcile.Request

@@ -8,13 +8,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/profile"
 )
 
-// ClusterInfo is the ConfigMap through which clients (the fargo CLI) learn which
-// cluster a server runs.
-var ClusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "fargo-cluster"}
+// ClusterInfo is the ConfigMap through which clients (the fargo CLI, agents)
+// learn which cluster a server runs.
+var ClusterInfo = agent.ClusterInfo
 
 // publishClusterInfo writes the cluster's name, region, account, VPC and DNS
 // address to ClusterInfo, for agents on other machines.

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -26,21 +25,10 @@ import (
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/profile/lifecycle"
 	"github.com/fargo-dev/fargo/internal/scheduler"
+	"github.com/fargo-dev/fargo/internal/scheme"
 	"github.com/fargo-dev/fargo/internal/webhook"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
-
-// Scheme knows the Kubernetes built-in types and fargo's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
 
 // ProfileCluster is what the profile rules know of the cluster.
 func ProfileCluster(c *clusterconfig.Cluster, accountID string) profile.Cluster {
@@ -60,15 +48,16 @@ type controllers struct {
 	agent *agent.Agent
 }
 
-// startControllers runs the profile lifecycle controller and the admission
-// webhooks, and registers the webhooks once they serve.
-func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement, host *agent.Config) (*controllers, error) {
+// startControllers runs the profile lifecycle controller, the fargate-scheduler,
+// the built-in host agent (hostStart, when there is one) and the admission
+// webhooks in one manager, and registers the webhooks once they serve.
+func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement,
+	hostStart func(ctrl.Manager) (*agent.Agent, error)) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
-	scheme := Scheme()
 	cfg := rest.CopyConfig(cp.AdminConfig)
 	cfg.QPS = -1 // no client-side throttling: the apiserver's priority and fairness paces us
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
+		Scheme:                 scheme.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
@@ -83,33 +72,29 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		return nil, fmt.Errorf("setting up the Fargate profile controller: %w", err)
 	}
 	sched := &scheduler.Scheduler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorderFor(webhook.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster),
-		Placement: placement}
+		Recorder: mgr.GetEventRecorderFor(v1alpha1.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster),
+		Placement: placement, Clock: clock.RealClock{}}
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}
 	var hostAgent *agent.Agent
-	if host != nil {
-		a, err := agent.New(*host)
-		if err != nil {
+	if hostStart != nil {
+		if hostAgent, err = hostStart(mgr); err != nil {
 			return nil, err
 		}
-		if err := a.SetupWithManager(mgr); err != nil {
-			return nil, fmt.Errorf("setting up the host agent: %w", err)
-		}
-		hostAgent = a
 	}
 	ws := mgr.GetWebhookServer()
 	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
 	ws.Register(webhook.ProfileValidatePath, &admission.Webhook{Handler: &webhook.ProfileValidator{Cluster: pc, Reader: mgr.GetAPIReader()}})
 	ws.Register(webhook.PodMutatePath, &admission.Webhook{Handler: &webhook.PodMutator{Profiles: mgr.GetClient(), Reader: mgr.GetAPIReader()}})
 
-	direct, err := client.New(cp.AdminConfig, client.Options{Scheme: scheme})
+	direct, err := client.New(cp.AdminConfig, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		return nil, fmt.Errorf("creating API client: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &controllers{cancel: cancel, done: make(chan error, 1), client: direct, agent: hostAgent}
+	cp.SetEgressDial(routeByNode(mgr.GetClient(), cluster.VPCNet))
 	go func() { c.done <- mgr.Start(ctx) }()
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		select {

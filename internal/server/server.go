@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
-	"github.com/fargo-dev/fargo/internal/network/proxy"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 	"github.com/fargo-dev/fargo/internal/version"
 )
@@ -82,50 +80,24 @@ func Run(o *Options, out io.Writer) error {
 		}
 		return fmt.Errorf("starting control plane: %w (logs in %s)", err, cfg.LogDir)
 	}
-	pc := ProfileCluster(cluster, o.AccountID)
-	ctrls, err := startControllers(cp, cluster, pc, o.WebhookPort, placement, hostCfg)
-	if err != nil {
-		cp.Stop(stopTimeout)
-		return fmt.Errorf("starting fargo controllers: %w (logs in %s)", err, cfg.LogDir)
-	}
-	progress("fargo controllers", "webhooks on https://127.0.0.1:"+strconv.Itoa(o.WebhookPort))
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
-	if hostCfg != nil {
-		c := hostCfg.Capacity
-		progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes", hostCfg.HostName, hostCfg.Runtime.Name(),
-			strconv.FormatFloat(float64(c.MilliCPU)/1000, 'f', -1, 64), c.MemoryMiB))
-		if hostCfg.Runtime.Name() == agent.RuntimeFake {
-			fmt.Fprintln(out, "note: runtime fake: Fargate pods are reported Running but no container runs")
-		}
-		if err := startKubeletAPI(apiCtx, cp, ctrls.agent, hostCfg, cluster.VPCNet); err != nil {
-			fmt.Fprintf(out, "warning: %v; kubectl logs and exec will not work\n", err)
-		}
-		if hostCfg.Runtime.Name() == agent.RuntimeContainerd {
-			perr := proxy.Start(apiCtx, cp.AdminConfig, proxy.Config{HostName: hostCfg.HostName, HostIP: cp.Advertise, VPC: cluster.VPCNet})
-			if perr != nil {
-				fmt.Fprintf(out, "warning: %v; pods cannot reach Services\n", perr)
-			} else {
-				progress("service proxy", "kube-proxy nftables mode, services "+cluster.ServiceNet.String())
+	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: ProfileCluster(cluster, o.AccountID), placement: placement,
+		host: hostCfg, apiCtx: apiCtx, apiFailed: make(chan error, 1), progress: progress, out: out}
+	for _, c := range st.components() {
+		detail, err := c.start(ctx)
+		if err != nil {
+			if st.ctrls != nil {
+				st.ctrls.stop(stopTimeout / 2)
 			}
+			cp.Stop(stopTimeout)
+			return fmt.Errorf("starting %s: %w (logs in %s)", c.name, err, cfg.LogDir)
+		}
+		if detail != "" {
+			progress(c.name, detail)
 		}
 	}
-	err = publishClusterInfo(ctx, ctrls.client, pc, cluster)
-	apiFailed := make(chan error, 1)
-	if err == nil {
-		var endpoint string
-		if endpoint, err = o.startEKSAPI(apiCtx, cp, ctrls.client, cluster, pc, apiFailed); err == nil {
-			progress("EKS API", endpoint+"  (credentials: "+CredentialsFile(cfg.DataDir)+", profile fargo)")
-		}
-	}
-	if err == nil {
-		err = createProfiles(ctx, ctrls.client, o.profiles(cluster), func(name string) { progress("Fargate profile "+name, "ACTIVE") })
-	}
-	if err != nil {
-		ctrls.stop(stopTimeout / 2)
-		cp.Stop(stopTimeout)
-		return err
-	}
+	ctrls, apiFailed := st.ctrls, st.apiFailed
 	fmt.Fprintf(out, "fargo is ready in %.2fs\n", time.Since(start).Seconds())
 	fmt.Fprintf(out, "kubeconfig: %s\n", cfg.KubeconfigPath())
 	fmt.Fprintf(out, "try: kubectl --kubeconfig %s get nodes   (or: fargo kubectl --kubeconfig %s get nodes)\n", cfg.KubeconfigPath(), cfg.KubeconfigPath())

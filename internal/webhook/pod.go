@@ -21,9 +21,6 @@ import (
 // PodMutatePath is where the pod webhook is served.
 const PodMutatePath = "/pods/mutate"
 
-// SchedulerName is the scheduler Fargate pods are handed to.
-const SchedulerName = "fargate-scheduler"
-
 // PodMutator sends pods that match an ACTIVE profile to the fargate-scheduler, with
 // the profile label, and nothing else; pods that cannot run on Fargate are still
 // admitted (controllers behave as on EKS) but get a warning kubectl prints at once.
@@ -65,11 +62,11 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 	if chosen == nil {
 		return admission.Allowed("")
 	}
-	patch := []jsonPatchOp{{Op: "add", Path: "/spec/schedulerName", Value: SchedulerName}}
+	patch := []jsonPatchOp{{Op: "add", Path: "/spec/schedulerName", Value: v1alpha1.SchedulerName}}
 	if pod.Labels == nil {
-		patch = append(patch, jsonPatchOp{Op: "add", Path: "/metadata/labels", Value: map[string]string{profile.LabelProfile: chosen.Name}})
+		patch = append(patch, jsonPatchOp{Op: "add", Path: "/metadata/labels", Value: map[string]string{v1alpha1.LabelProfile: chosen.Name}})
 	} else {
-		patch = append(patch, jsonPatchOp{Op: "add", Path: "/metadata/labels/" + escapePointer(profile.LabelProfile), Value: chosen.Name})
+		patch = append(patch, jsonPatchOp{Op: "add", Path: "/metadata/labels/" + escapePointer(v1alpha1.LabelProfile), Value: chosen.Name})
 	}
 	raw, err := json.Marshal(patch)
 	if err != nil {

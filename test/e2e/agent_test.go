@@ -93,9 +93,9 @@ func jsonpath(s *harness.Server, path string, args ...string) string {
 	return out
 }
 
-// sandboxProcs lists the PIDs in fargo's sandbox cgroups.
+// sandboxProcs lists the PIDs in fargo's sandbox cgroups (/fargo/<host>/<sandbox>/<container>).
 func sandboxProcs() []string {
-	paths, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/cgroup.procs")
+	paths, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/*/cgroup.procs")
 	var pids []string
 	for _, p := range paths {
 		data, _ := os.ReadFile(p)
@@ -126,21 +126,7 @@ func cleanupSandboxes(t testing.TB, dataDir string) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	for _, ctl := range []string{"cpu", "memory", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer", "hugetlb", "net_cls", "net_prio", "perf_event", "systemd"} {
-		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, "fargo", "*", "*"))
-		for _, d := range dirs {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				_ = os.Remove(d)
-			}
-		}
-		dirs, _ = filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, "fargo", "*"))
-		for _, d := range dirs {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				_ = os.Remove(d)
-			}
-		}
-	}
-	removeCgroupRoot(t)
+	removeCgroups(t)
 	_ = exec.Command("ip", "route", "del", "blackhole", "192.168.0.0/16").Run()
 	_ = exec.Command("nft", "delete", "table", "ip", "kube-proxy").Run()
 	ns, _ := filepath.Glob("/run/netns/fargo-*")
@@ -201,7 +187,7 @@ func TestContainerdPods(t *testing.T) {
 	if route, _ := exec.Command("ip", "route", "show", "192.168.0.0/16").Output(); !strings.Contains(string(route), "blackhole") {
 		t.Errorf("VPC route on the host: %q, want blackhole", route)
 	}
-	limits, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/memory.limit_in_bytes")
+	limits, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/memory.limit_in_bytes")
 	for _, l := range limits {
 		if data, _ := os.ReadFile(l); strings.TrimSpace(string(data)) != "536870912" {
 			t.Errorf("%s = %s, want 512 MiB (0.25vCPU 0.5GB)", l, data)
@@ -246,4 +232,19 @@ func TestContainerdPods(t *testing.T) {
 		ns, _ := filepath.Glob("/run/netns/fargo-*")
 		return len(sandboxProcs()) == 0 && len(ns) == 0
 	})
+}
+
+// removeCgroups removes fargo's (emptied) cgroups in every hierarchy, the
+// cgroup2 one of a hybrid host included, deepest first: /fargo/<host>/<sandbox>/<container>.
+func removeCgroups(t testing.TB) {
+	for _, depth := range []string{"*/*/*", "*/*", "*", ""} {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "fargo", depth))
+		for _, d := range dirs {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				if err := os.Remove(d); err != nil && depth == "" {
+					t.Errorf("removing cgroup %s: %v", d, err)
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package kubeletapi
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,9 +16,10 @@ import (
 	"time"
 )
 
-// issuer mints a serving certificate per node IP, signed by the cluster CA, all
-// with one key; they live in memory and are reminted after a restart.
-type issuer struct {
+// CAIssuer mints a serving certificate per node IP, signed by the cluster CA,
+// all with one key; they live in memory and are reminted after a restart. It is
+// for an agent that holds the CA key (the one inside `fargo server`).
+type CAIssuer struct {
 	ca    *x509.Certificate
 	caKey crypto.Signer
 	key   *ecdsa.PrivateKey
@@ -29,7 +31,8 @@ type issuer struct {
 // certLife is how long a serving certificate is valid; reminted a day before.
 const certLife = 365 * 24 * time.Hour
 
-func newIssuer(ca *x509.Certificate, caKey crypto.Signer) (*issuer, error) {
+// NewCAIssuer returns an issuer signing with ca and caKey.
+func NewCAIssuer(ca *x509.Certificate, caKey crypto.Signer) (*CAIssuer, error) {
 	if ca == nil || caKey == nil {
 		return nil, fmt.Errorf("kubelet API: no cluster CA to sign serving certificates with")
 	}
@@ -37,10 +40,11 @@ func newIssuer(ca *x509.Certificate, caKey crypto.Signer) (*issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API: generating the serving key: %w", err)
 	}
-	return &issuer{ca: ca, caKey: caKey, key: key, certs: map[string]*tls.Certificate{}}, nil
+	return &CAIssuer{ca: ca, caKey: caKey, key: key, certs: map[string]*tls.Certificate{}}, nil
 }
 
-func (i *issuer) forIP(ip net.IP) (*tls.Certificate, error) {
+// ForIP implements Issuer.
+func (i *CAIssuer) ForIP(_ context.Context, ip net.IP) (*tls.Certificate, error) {
 	if ip == nil {
 		return nil, fmt.Errorf("kubelet API: connection without a node address")
 	}

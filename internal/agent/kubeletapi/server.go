@@ -6,25 +6,28 @@
 //
 // The apiserver reaches a node at its InternalIP, which for a Fargate node is the
 // pod's own address inside the sandbox; so it does not dial the host directly but
-// tunnels through fargo's egress proxy (controlplane), which hands connections
-// for a node's kubelet port to Connect. Each connection gets a serving
-// certificate for the node IP it was meant for, signed by the cluster CA (the
-// apiserver verifies it), and must present a client certificate of the cluster CA
-// in group system:masters (the apiserver's kubelet client).
+// tunnels through fargo's egress proxy (controlplane), which finds the node's
+// host and dials the agent's listener there (the Host's kubeletEndpoint), naming
+// the node in an HTTP CONNECT preamble (Dial). Each connection then gets a
+// serving certificate for that node IP, signed by the cluster CA (the apiserver
+// verifies it): minted locally where the agent has the CA key, else requested
+// through the CSR API as kubelet's serverTLSBootstrap does. The client must
+// present a certificate of the cluster CA in group system:masters (the
+// apiserver's kubelet client).
 package kubeletapi
 
 import (
+	"bufio"
 	"context"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -38,27 +41,30 @@ const Port = 10250
 // PodLookup finds the sandbox that runs pod namespace/name on this host.
 type PodLookup func(ctx context.Context, namespace, name string) (sandbox string, err error)
 
+// Issuer hands out the serving certificate of a node IP.
+type Issuer interface {
+	ForIP(ctx context.Context, ip net.IP) (*tls.Certificate, error)
+}
+
 // Server serves the kubelet API for one host.
 type Server struct {
 	runtime runtime.Runtime
 	pods    PodLookup
-	certs   *issuer
+	certs   Issuer
 	tls     *tls.Config
 	http    *http.Server
 	conns   chan net.Conn
-	once    sync.Once
 }
 
-// New returns a server for rt's containers, minting serving certificates with
-// the cluster CA.
-func New(rt runtime.Runtime, pods PodLookup, ca *x509.Certificate, caKey crypto.Signer) (*Server, error) {
-	certs, err := newIssuer(ca, caKey)
-	if err != nil {
-		return nil, err
+// New returns a server for rt's containers with serving certificates from
+// certs, letting in clients with certificates of clientCA.
+func New(rt runtime.Runtime, pods PodLookup, certs Issuer, clientCA *x509.Certificate) (*Server, error) {
+	if certs == nil || clientCA == nil {
+		return nil, errors.New("kubelet API: no serving certificates or client CA")
 	}
 	s := &Server{runtime: rt, pods: pods, certs: certs, conns: make(chan net.Conn)}
 	clients := x509.NewCertPool()
-	clients.AddCert(ca)
+	clients.AddCert(clientCA)
 	s.tls = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		ClientAuth: tls.RequireAndVerifyClientCert,
@@ -69,7 +75,7 @@ func New(rt runtime.Runtime, pods PodLookup, ca *x509.Certificate, caKey crypto.
 			if err != nil {
 				return nil, err
 			}
-			return s.certs.forIP(net.ParseIP(host))
+			return s.certs.ForIP(hello.Context(), net.ParseIP(host))
 		},
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 || !slices.Contains(cs.PeerCertificates[0].Subject.Organization, "system:masters") {
@@ -90,33 +96,95 @@ func New(rt runtime.Runtime, pods PodLookup, ca *x509.Certificate, caKey crypto.
 	return s, nil
 }
 
-// Serve serves connections handed over by Connect until ctx ends.
-func (s *Server) Serve(ctx context.Context) {
-	l := &chanListener{conns: s.conns, done: ctx.Done()}
+// Serve serves the connections l accepts until ctx ends; each opens with an
+// HTTP CONNECT naming the node it is for (Dial).
+func (s *Server) Serve(ctx context.Context, l net.Listener) {
 	go func() {
 		<-ctx.Done()
 		_ = s.http.Close()
+		_ = l.Close()
 	}()
-	_ = s.http.Serve(tls.NewListener(l, s.tls))
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go s.accept(ctx, c)
+		}
+	}()
+	_ = s.http.Serve(tls.NewListener(&chanListener{conns: s.conns, done: ctx.Done()}, s.tls))
 }
 
-// Connect returns a connection to the kubelet API of the node with address ip,
-// as if dialled at ip:Port.
-func (s *Server) Connect(ctx context.Context, ip net.IP) (net.Conn, error) {
-	client, server := net.Pipe()
-	addr := &net.TCPAddr{IP: ip, Port: Port}
+// accept reads a connection's CONNECT preamble and hands it to the TLS server
+// as a connection to that node's kubelet port.
+func (s *Server) accept(ctx context.Context, c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		c.Close()
+		return
+	}
+	host, _, _ := net.SplitHostPort(req.Host)
+	ip := net.ParseIP(host)
+	if req.Method != http.MethodConnect || ip == nil {
+		_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\nCONNECT <node-ip>:10250 only\n")
+		c.Close()
+		return
+	}
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	conn := &addressedConn{Conn: &bufferedConn{Conn: c, r: br}, local: &net.TCPAddr{IP: ip, Port: Port}, remote: c.RemoteAddr()}
 	select {
-	case s.conns <- &addressedConn{Conn: server, local: addr}:
-		return &addressedConn{Conn: client, remote: addr}, nil
+	case s.conns <- conn:
 	case <-ctx.Done():
-		client.Close()
-		server.Close()
-		return nil, fmt.Errorf("connecting to the kubelet API of %s: %w", ip, ctx.Err())
+		c.Close()
 	}
 }
 
-// addressedConn is one end of a pipe with the addresses of the connection it
-// stands for (the serving certificate follows LocalAddr).
+// Dial connects to the kubelet API of the node at ip through the agent
+// listening at endpoint, as the apiserver's egress proxy does.
+func Dial(ctx context.Context, endpoint string, ip net.IP) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("dialling the kubelet API of %s at %s: %w", ip, endpoint, err)
+	}
+	target := net.JoinHostPort(ip.String(), strconv.Itoa(Port))
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(deadline)
+	}
+	if _, err := fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dialling the kubelet API of %s at %s: %w", ip, endpoint, err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.Close()
+		if err == nil {
+			err = errors.New(resp.Status)
+		}
+		return nil, fmt.Errorf("dialling the kubelet API of %s at %s: %w", ip, endpoint, err)
+	}
+	_ = c.SetDeadline(time.Time{})
+	return &bufferedConn{Conn: c, r: br}, nil
+}
+
+// bufferedConn reads what its reader buffered before the rest of the connection.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// addressedConn is a connection with the addresses of the one it stands for
+// (the serving certificate follows LocalAddr).
 type addressedConn struct {
 	net.Conn
 	local, remote net.Addr
@@ -133,7 +201,7 @@ func (c *addressedConn) RemoteAddr() net.Addr {
 	if c.remote != nil {
 		return c.remote
 	}
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	return c.Conn.RemoteAddr()
 }
 
 type chanListener struct {

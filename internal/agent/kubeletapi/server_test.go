@@ -47,20 +47,28 @@ func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, org
 // for, and only lets the apiserver's kind of client (system:masters) in.
 func TestServerTLS(t *testing.T) {
 	ca, caKey := testCA(t)
-	s, err := New(nil, nil, ca, caKey)
+	certs, err := NewCAIssuer(ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(nil, nil, certs, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.Serve(ctx)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ctx, l)
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 	get := func(org string) (string, error) {
 		tr := &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, org)}},
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return s.Connect(ctx, net.ParseIP("192.168.64.9"))
+				return Dial(ctx, l.Addr().String(), net.ParseIP("192.168.64.9"))
 			},
 		}
 		defer tr.CloseIdleConnections()

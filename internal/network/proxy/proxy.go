@@ -46,11 +46,22 @@ type Config struct {
 // Start programs the host's nftables from Services and EndpointSlices until ctx
 // ends; it returns once the proxier is set up. The rules stay after ctx ends, so
 // connections survive a restart; the next Start takes them over.
+//
+// Only one proxier runs per machine (the table is machine-wide): when another
+// process holds it, Start returns ErrTaken.
 func Start(ctx context.Context, rc *rest.Config, c Config) error {
 	cfg, err := proxierConfig(c)
 	if err != nil {
 		return err
 	}
+	held, err := lock()
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		held.Close() // the next Start (after a restart) takes over
+	}()
 	client, err := kubernetes.NewForConfig(rest.CopyConfig(rc))
 	if err != nil {
 		return fmt.Errorf("service proxy: %w", err)

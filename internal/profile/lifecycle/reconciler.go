@@ -20,9 +20,6 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// Finalizer holds a profile in DELETING until its pods are gone.
-const Finalizer = "fargo.dev/fargate-profile"
-
 // drainPoll is how often a DELETING profile checks whether its pods are gone.
 const drainPoll = time.Second
 
@@ -51,7 +48,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // create: finalizer first (so a delete always drains), then ACTIVE with the ARN.
 func (r *Reconciler) create(ctx context.Context, p *v1alpha1.FargateProfile) error {
-	if controllerutil.AddFinalizer(p, Finalizer) {
+	if controllerutil.AddFinalizer(p, v1alpha1.ProfileFinalizer) {
 		if err := r.Client.Update(ctx, p); err != nil {
 			return fmt.Errorf("adding finalizer to profile %s: %w", p.Name, err)
 		}
@@ -74,7 +71,7 @@ func (r *Reconciler) create(ctx context.Context, p *v1alpha1.FargateProfile) err
 
 // delete: DELETING, delete the profile's pods, wait until they are gone, release.
 func (r *Reconciler) delete(ctx context.Context, p *v1alpha1.FargateProfile) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(p, Finalizer) {
+	if !controllerutil.ContainsFinalizer(p, v1alpha1.ProfileFinalizer) {
 		return ctrl.Result{}, nil
 	}
 	if p.Status.Status != v1alpha1.ProfileDeleting {
@@ -84,7 +81,7 @@ func (r *Reconciler) delete(ctx context.Context, p *v1alpha1.FargateProfile) (ct
 		}
 	}
 	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.MatchingLabels{profile.LabelProfile: p.Name}); err != nil {
+	if err := r.Client.List(ctx, pods, client.MatchingLabels{v1alpha1.LabelProfile: p.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of profile %s: %w", p.Name, err)
 	}
 	for i := range pods.Items {
@@ -100,7 +97,7 @@ func (r *Reconciler) delete(ctx context.Context, p *v1alpha1.FargateProfile) (ct
 	if len(pods.Items) > 0 {
 		return ctrl.Result{RequeueAfter: drainPoll}, nil
 	}
-	controllerutil.RemoveFinalizer(p, Finalizer)
+	controllerutil.RemoveFinalizer(p, v1alpha1.ProfileFinalizer)
 	if err := r.Client.Update(ctx, p); err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("releasing profile %s: %w", p.Name, err)
 	}

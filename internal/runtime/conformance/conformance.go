@@ -33,6 +33,20 @@ type Fixture struct {
 	Cat []string
 	// IP is the sandbox address to use; the suite uses IP, IP+1, ….
 	IP net.IP
+	// Network prepares sandbox id's network at ip, for backends with
+	// Capabilities.HostNetwork (as the agent does), and returns the netns path;
+	// it cleans up after the test.
+	Network func(t *testing.T, id string, ip net.IP) string
+	// Echo prints its argument and exits 0; ReadFile prints a file and exits 0;
+	// Listen serves TCP on a port and keeps running.
+	Echo     func(s string) []string
+	ReadFile func(path string) []string
+	Listen   func(port int) []string
+	// Limits reads the sandbox's CPU quota (millicores) and memory limit (MiB)
+	// from where the backend enforces them.
+	Limits func(t *testing.T, id string) (milliCPU, memoryMiB int64)
+	// Unsupported names the tests that do not apply to the backend, with why.
+	Unsupported map[string]string
 }
 
 // Run runs every conformance test against the fixture's backend.
@@ -48,9 +62,20 @@ func Run(t *testing.T, f Fixture) {
 		{"RestartAttempt", restartAttempt},
 		{"OOMKilled", oomKilled},
 		{"Exec", execInContainer},
+		{"Stats", stats},
+		{"Adoption", adoption},
+		{"Logs", logs},
+		{"Mounts", mountsAndFiles},
+		{"Network", network},
+		{"Limits", limits},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
+		t.Run(tc.name, func(t *testing.T) {
+			if why, ok := f.Unsupported[tc.name]; ok {
+				t.Skipf("not supported by this backend: %s", why)
+			}
+			tc.fn(t, f)
+		})
 	}
 }
 
@@ -62,7 +87,11 @@ func setup(t *testing.T, f Fixture, n int) (context.Context, runtime.Runtime, ru
 	ip := slices.Clone(f.IP.To4())
 	ip[3] += byte(n)
 	sb := runtime.Sandbox{ID: "ip-conformance-" + fmt.Sprint(n), Namespace: "conformance", Pod: t.Name(), PodUID: fmt.Sprint("uid-", n),
-		Hostname: "conformance", IP: ip, MilliCPU: 250, MemoryMiB: 512}
+		Hostname: "conformance", IP: ip, MilliCPU: 250, MemoryMiB: 512,
+		Files: runtime.PodFiles{Hosts: "127.0.0.1\tlocalhost\n", Hostname: "conformance\n", ResolvConf: "nameserver 10.100.0.10\n"}}
+	if f.Network != nil {
+		sb.NetnsPath = f.Network(t, sb.ID, ip)
+	}
 	if err := rt.CreateSandbox(ctx, sb); err != nil {
 		t.Fatalf("CreateSandbox: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,7 +24,6 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/fargo-dev/fargo/internal/network"
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
@@ -37,6 +35,11 @@ const (
 	labelStarted   = "fargo.dev/started"
 )
 
+func init() {
+	runtime.Register(runtime.Backend{Name: "containerd", Help: "fargo's own containerd and runc (the default)",
+		New: func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) { return Start(ctx, cfg) }})
+}
+
 // Runtime is the containerd backend.
 type Runtime struct {
 	// InsecureRegistries (host:port) are pulled from over plain HTTP, besides
@@ -44,40 +47,37 @@ type Runtime struct {
 	InsecureRegistries []string
 
 	dir    string
+	host   string // names the host's cgroup under /fargo
 	client *containerd.Client
 	daemon *Daemon // the containerd Start started, stopped by Close
-	cni    *network.CNI
 }
 
-// Start starts (or adopts) fargo's containerd under dir and connects to it, and
-// routes the VPC CIDR to a blackhole on the host, under the sandboxes' /32s.
-func Start(ctx context.Context, dir, logFile string, vpc *net.IPNet) (*Runtime, error) {
-	if vpc != nil {
-		if err := network.BlackholeVPC(vpc); err != nil {
-			return nil, err
-		}
-	}
-	d, err := StartDaemon(ctx, dir, logFile)
+// Start starts (or adopts) fargo's containerd under cfg.Dir and connects to it.
+func Start(ctx context.Context, cfg runtime.Config) (*Runtime, error) {
+	d, err := StartDaemon(ctx, cfg.Dir, cfg.LogFile)
 	if err != nil {
 		return nil, err
 	}
-	r, err := New(d.Socket, dir)
+	r, err := New(d.Socket, cfg.Dir, cfg.Host)
 	if err != nil {
 		d.Stop()
 		return nil, err
 	}
-	r.daemon = d
+	r.daemon, r.InsecureRegistries = d, cfg.InsecureRegistries
 	return r, nil
 }
 
 // New connects to the containerd serving socket; dir (DATA/containerd) holds
-// sandbox records and container logs.
-func New(socket, dir string) (*Runtime, error) {
+// sandbox records and container logs; host names the host's cgroup.
+func New(socket, dir, host string) (*Runtime, error) {
+	if host == "" {
+		return nil, errors.New("containerd runtime: no host name for the cgroup path")
+	}
 	c, err := containerd.New(socket, containerd.WithDefaultNamespace(Namespace))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", socket, err)
 	}
-	return &Runtime{dir: dir, client: c, cni: network.NewCNI(nil, filepath.Join(dir, "cni"))}, nil
+	return &Runtime{dir: dir, host: host, client: c}, nil
 }
 
 func (r *Runtime) ctx(ctx context.Context) context.Context {
@@ -96,18 +96,20 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 	return "containerd://" + v.Version, nil
 }
 
+// Capabilities implements runtime.Runtime.
+func (r *Runtime) Capabilities() runtime.Capabilities {
+	return runtime.Capabilities{HostNetwork: true, Processes: true}
+}
+
 // CreateSandbox implements runtime.Runtime.
 func (r *Runtime) CreateSandbox(ctx context.Context, sb runtime.Sandbox) error {
 	if sb.ID == "" {
 		return errors.New("creating sandbox: empty ID")
 	}
-	if err := r.createSandbox(sb); err != nil {
-		return err
+	if sb.NetnsPath == "" {
+		return fmt.Errorf("creating sandbox %s: no network namespace (the agent prepares one)", sb.ID)
 	}
-	if sb.IP == nil || sb.Subnet == nil {
-		return nil // no VPC address: loopback only
-	}
-	return r.cni.Attach(ctx, sb.ID, NetnsPath(sb.ID), sb.IP, sb.Subnet)
+	return r.createSandbox(sb)
 }
 
 // RemoveSandbox implements runtime.Runtime.
@@ -119,11 +121,6 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 	}
 	for _, c := range list {
 		if err := r.deleteContainer(ctx, c, 0); err != nil {
-			return err
-		}
-	}
-	if sb, err := r.loadSandbox(id); err == nil && sb.IP != nil && sb.Subnet != nil {
-		if err := r.cni.Detach(ctx, id, NetnsPath(id), sb.IP, sb.Subnet); err != nil {
 			return err
 		}
 	}
@@ -266,13 +263,13 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	opts = append(opts,
 		oci.WithEnv(c.Env),
 		oci.WithHostname(sb.Hostname),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: NetnsPath(sb.ID)}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetnsPath}),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: r.nsPath(sb.ID, "ipc")}),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: r.nsPath(sb.ID, "uts")}),
 		withMount(specs.Mount{Destination: "/dev/shm", Type: "bind", Source: r.shmPath(sb.ID), Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"}}),
-		oci.WithCgroup(cgroupPath(sb.ID)+"/"+id),
+		oci.WithCgroup(r.cgroupPath(sb.ID)+"/"+id),
 		oci.WithNoNewPrivileges,
-		oci.WithMounts(mounts(c.Mounts)),
+		oci.WithMounts(mounts(append(c.Mounts, r.podFileMounts(sb.ID, c.Mounts)...))),
 	)
 	if c.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
@@ -487,7 +484,7 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 	case containerd.Stopped:
 		st.State, st.ExitCode, st.Finished = runtime.StateExited, int32(ts.ExitStatus), ts.ExitTime
 		switch {
-		case ts.ExitStatus == 137 && oomKilled(sandboxID, c.ID()):
+		case ts.ExitStatus == 137 && r.oomKilled(sandboxID, c.ID()):
 			st.Reason = runtime.ReasonOOMKilled
 		case ts.ExitStatus == 0:
 			st.Reason = runtime.ReasonCompleted

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -15,51 +14,47 @@ import (
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
-// A sandbox is, on the host: a network namespace (/run/netns/fargo-<id>) its
-// containers share, IPC and UTS namespaces and a /dev/shm (namespaces.go), a cgroup (/fargo/<id>) whose CPU quota and memory limit are
-// the provisioned size and under which every container's cgroup sits, and a
-// record of its spec under DIR/sandboxes/<id>.json.
+// A sandbox is, on the host: the network namespace the agent prepared, which its
+// containers share; IPC and UTS namespaces and a /dev/shm (namespaces.go); a
+// cgroup (/fargo/<host>/<id>) whose CPU quota and memory limit are the
+// provisioned size and under which every container's cgroup sits; the pod's
+// hosts, hostname and resolv.conf files (files.go); and a record of its spec
+// under DIR/sandboxes/<id>.json.
 
 const cgroupRoot = "/fargo"
 
 // cfsPeriod is the CFS period the CPU quota is expressed in (kubelet's default).
 const cfsPeriod = 100_000
 
-func netnsName(id string) string { return "fargo-" + id }
+// cgroupPath is the sandbox's cgroup: under the host's, so two agents on one
+// machine never share one.
+func (r *Runtime) cgroupPath(id string) string { return cgroupRoot + "/" + r.host + "/" + id }
 
-// NetnsPath is where the sandbox's network namespace is pinned.
-func NetnsPath(id string) string { return filepath.Join("/run/netns", netnsName(id)) }
-
-func cgroupPath(id string) string { return cgroupRoot + "/" + id }
+// CgroupPath is where sandbox id of host is limited to its size, for tests.
+func CgroupPath(host, id string) string { return cgroupRoot + "/" + host + "/" + id }
 
 func (r *Runtime) recordPath(id string) string { return filepath.Join(r.dir, "sandboxes", id+".json") }
 
-// createSandbox makes the netns (loopback up), the IPC and UTS namespaces and the
-// sized cgroup, then records
-// the sandbox; each part is skipped when it exists.
+// createSandbox makes the IPC and UTS namespaces, the pod files and the sized
+// cgroup, then records the sandbox; each part is skipped when it exists.
 func (r *Runtime) createSandbox(sb runtime.Sandbox) error {
-	if _, err := os.Stat(NetnsPath(sb.ID)); errors.Is(err, os.ErrNotExist) {
-		if out, err := exec.Command("ip", "netns", "add", netnsName(sb.ID)).CombinedOutput(); err != nil {
-			return fmt.Errorf("creating network namespace %s: %v: %s", netnsName(sb.ID), err, strings.TrimSpace(string(out)))
-		}
-	}
-	if out, err := exec.Command("ip", "-n", netnsName(sb.ID), "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("bringing up loopback in %s: %v: %s", netnsName(sb.ID), err, strings.TrimSpace(string(out)))
-	}
 	if err := r.pinNamespaces(sb.ID, sb.Hostname); err != nil {
+		return err
+	}
+	if err := r.writePodFiles(sb.ID, sb.Files); err != nil {
 		return err
 	}
 	mem := sb.MemoryMiB << 20
 	quota, period := sb.MilliCPU*cfsPeriod/1000, uint64(cfsPeriod)
 	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}, CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(cgroupPath(sb.ID)))
+	cg, err := cgroup1.Load(cgroup1.StaticPath(r.cgroupPath(sb.ID)))
 	if err != nil {
-		cg, err = cgroup1.New(cgroup1.StaticPath(cgroupPath(sb.ID)), res)
+		cg, err = cgroup1.New(cgroup1.StaticPath(r.cgroupPath(sb.ID)), res)
 	} else {
 		err = cg.Update(res)
 	}
 	if err != nil {
-		return fmt.Errorf("creating cgroup %s (%d mCPU, %d MiB): %w", cgroupPath(sb.ID), sb.MilliCPU, sb.MemoryMiB, err)
+		return fmt.Errorf("creating cgroup %s (%d mCPU, %d MiB): %w", r.cgroupPath(sb.ID), sb.MilliCPU, sb.MemoryMiB, err)
 	}
 	data, err := json.Marshal(sb)
 	if err != nil {
@@ -90,25 +85,28 @@ func (r *Runtime) loadSandbox(id string) (runtime.Sandbox, error) {
 	return sb, nil
 }
 
-// removeSandboxParts deletes the cgroup, namespaces and record (containers are
-// gone).
+// removeSandboxParts deletes the cgroup, namespaces, files and record
+// (containers are gone); the host's cgroup goes with its last sandbox.
 func (r *Runtime) removeSandboxParts(id string) error {
 	var errs []error
 	if err := r.unpinNamespaces(id); err != nil {
 		errs = append(errs, err)
 	}
-	if cg, err := cgroup1.Load(cgroup1.StaticPath(cgroupPath(id))); err == nil {
+	if cg, err := cgroup1.Load(cgroup1.StaticPath(r.cgroupPath(id))); err == nil {
 		if err := cg.Delete(); err != nil {
-			errs = append(errs, fmt.Errorf("deleting cgroup %s: %w", cgroupPath(id), err))
+			errs = append(errs, fmt.Errorf("deleting cgroup %s: %w", r.cgroupPath(id), err))
 		}
 	}
-	if _, err := os.Stat(NetnsPath(id)); err == nil {
-		if out, err := exec.Command("ip", "netns", "delete", netnsName(id)).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("deleting network namespace %s: %v: %s", netnsName(id), err, strings.TrimSpace(string(out))))
-		}
-	}
-	if err := os.RemoveAll(filepath.Join(r.dir, "logs", id)); err != nil { // names come back with their IPs
+	// runc also makes each container's cgroup in the (empty) cgroup2 hierarchy
+	// of a hybrid host; cgroup1 does not know it.
+	if err := removeCgroupTree(filepath.Join("/sys/fs/cgroup/unified", r.cgroupPath(id))); err != nil {
 		errs = append(errs, err)
+	}
+	removeIfEmpty(cgroupRoot + "/" + r.host)
+	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.filesDir(id)} { // names come back with their IPs
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := os.Remove(r.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
@@ -119,8 +117,8 @@ func (r *Runtime) removeSandboxParts(id string) error {
 // oomKilled reports whether the kernel OOM-killed a process of the container
 // (cgroup v1 counts oom_kill in the victim's own memory cgroup, under the
 // sandbox's, whose limit triggered it).
-func oomKilled(sandboxID, containerID string) bool {
-	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", cgroupPath(sandboxID), containerID, "memory.oom_control"))
+func (r *Runtime) oomKilled(sandboxID, containerID string) bool {
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", r.cgroupPath(sandboxID), containerID, "memory.oom_control"))
 	if err != nil {
 		return false
 	}
@@ -148,4 +146,36 @@ func (r *Runtime) sandboxIDs() ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// removeIfEmpty removes cgroup path from every hierarchy where it has no
+// children left (rmdir refuses the others).
+func removeIfEmpty(path string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", path))
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+}
+
+// removeCgroupTree removes an empty cgroup directory and its children, deepest
+// first; a missing one is fine.
+func removeCgroupTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeCgroupTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing cgroup %s: %w", dir, err)
+	}
+	return nil
 }

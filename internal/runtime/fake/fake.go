@@ -19,12 +19,19 @@ import (
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
+func init() {
+	runtime.Register(runtime.Backend{Name: "fake", Help: "no processes: pods are reported Running, nothing runs; for tests and scale runs",
+		New: func(context.Context, runtime.Config) (runtime.Runtime, error) { return New(), nil }})
+}
+
 // Runtime is the fake backend. The zero value is not usable; call New.
 type Runtime struct {
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
 	images    map[string]bool
 	pulls     int
+	calls     []string
+	fail      map[string]error
 }
 
 type sandbox struct {
@@ -40,8 +47,45 @@ func New() *Runtime {
 // Name implements runtime.Runtime.
 func (r *Runtime) Name() string { return "fake" }
 
+// Capabilities implements runtime.Runtime: no network, no processes.
+func (r *Runtime) Capabilities() runtime.Capabilities { return runtime.Capabilities{} }
+
+// Fail makes every later call of method (e.g. "CreateSandbox") fail with err;
+// nil makes it succeed again.
+func (r *Runtime) Fail(method string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail == nil {
+		r.fail = map[string]error{}
+	}
+	r.fail[method] = err
+}
+
+// Calls lists the calls made so far that change state, as "Method id[/name]".
+func (r *Runtime) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+// record notes a call and returns its injected error; r.mu is held.
+func (r *Runtime) record(method, target string) error {
+	r.calls = append(r.calls, method+" "+target)
+	if err := r.fail[method]; err != nil {
+		return fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	return nil
+}
+
 // Version implements runtime.Runtime.
-func (r *Runtime) Version(context.Context) (string, error) { return "fake://1", nil }
+func (r *Runtime) Version(context.Context) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.fail["Version"]; err != nil {
+		return "", err
+	}
+	return "fake://1", nil
+}
 
 // Pulls counts the image pulls that were not served from the host's store.
 func (r *Runtime) Pulls() int {
@@ -57,6 +101,9 @@ func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.record("CreateSandbox", sb.ID); err != nil {
+		return err
+	}
 	if _, ok := r.sandboxes[sb.ID]; !ok {
 		r.sandboxes[sb.ID] = &sandbox{spec: sb, containers: map[string]*runtime.ContainerStatus{}}
 	}
@@ -67,14 +114,40 @@ func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
 func (r *Runtime) RemoveSandbox(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.record("RemoveSandbox", id); err != nil {
+		return err
+	}
 	delete(r.sandboxes, id)
 	return nil
+}
+
+// Stats implements runtime.Runtime: every container counts as one busy core,
+// capped at the sandbox's size, for as long as it has run; no memory.
+func (r *Runtime) Stats(_ context.Context, id string) (runtime.Stats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, err := r.sandbox(id)
+	if err != nil {
+		return runtime.Stats{}, err
+	}
+	var st runtime.Stats
+	for _, c := range sb.containers {
+		end := time.Now()
+		if c.State == runtime.StateExited {
+			end = c.Finished
+		}
+		st.CPU += end.Sub(c.Started) * time.Duration(min(sb.spec.MilliCPU, 1000)) / 1000
+	}
+	return st, nil
 }
 
 // Sandboxes implements runtime.Runtime.
 func (r *Runtime) Sandboxes(context.Context) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fail["Sandboxes"]; err != nil {
+		return nil, err
+	}
 	ids := make([]string, 0, len(r.sandboxes))
 	for id := range r.sandboxes {
 		ids = append(ids, id)
@@ -87,6 +160,9 @@ func (r *Runtime) Sandboxes(context.Context) ([]string, error) {
 func (r *Runtime) PullImage(_ context.Context, ref string, policy runtime.PullPolicy, _ []runtime.Auth) (runtime.Image, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fail["PullImage"]; err != nil {
+		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
 	img := runtime.Image{Ref: ref, ID: "fake@" + ref}
 	if r.images[ref] && policy != runtime.PullAlways {
 		return img, nil
@@ -114,6 +190,9 @@ func (r *Runtime) sandbox(id string) (*sandbox, error) {
 func (r *Runtime) StartContainer(_ context.Context, sandboxID string, c runtime.Container) (runtime.ContainerStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.record("StartContainer", sandboxID+"/"+c.Name); err != nil {
+		return runtime.ContainerStatus{}, err
+	}
 	sb, err := r.sandbox(sandboxID)
 	if err != nil {
 		return runtime.ContainerStatus{}, err
@@ -154,6 +233,9 @@ func exit(st *runtime.ContainerStatus, code int32, at time.Time) {
 func (r *Runtime) StopContainer(_ context.Context, sandboxID, name string, _ time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.record("StopContainer", sandboxID+"/"+name); err != nil {
+		return err
+	}
 	sb, err := r.sandbox(sandboxID)
 	if err != nil {
 		return nil

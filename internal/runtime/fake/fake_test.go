@@ -18,5 +18,12 @@ func TestConformance(t *testing.T) {
 		OOM:   []string{"oom"},
 		Cat:   []string{"cat"},
 		IP:    net.ParseIP("192.168.100.4"),
+		Unsupported: map[string]string{
+			"Adoption": "sandboxes live in the process's memory",
+			"Logs":     "no process writes output",
+			"Mounts":   "no process reads files",
+			"Network":  "no network namespace",
+			"Limits":   "no cgroup",
+		},
 	})
 }

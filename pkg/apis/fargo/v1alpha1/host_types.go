@@ -56,6 +56,10 @@ type HostStatus struct {
 	// longer than the scheduler's grace period gets no new sandboxes.
 	// +optional
 	HeartbeatTime *metav1.Time `json:"heartbeatTime,omitempty"`
+	// KubeletEndpoint is host:port of the agent's kubelet API, where the
+	// apiserver's egress proxy sends the kubelet port of this host's nodes.
+	// +optional
+	KubeletEndpoint string `json:"kubeletEndpoint,omitempty"`
 }
 
 // HostList is a list of Hosts.

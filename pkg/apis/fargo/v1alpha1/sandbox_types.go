@@ -75,7 +75,25 @@ type SandboxStatus struct {
 	NodeName string `json:"nodeName,omitempty"`
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Conditions record each step of the sandbox's life with the time it
+	// happened: Launched, Registered, Ready, Released.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// Sandbox conditions, one per step of its life (Karpenter's NodeClaim style).
+const (
+	// SandboxLaunched: the runtime sandbox and its network exist.
+	SandboxLaunched = "Launched"
+	// SandboxRegistered: the sandbox's node and lease exist.
+	SandboxRegistered = "Registered"
+	// SandboxReady: the node is Ready and the pod may be bound and run.
+	SandboxReady = "Ready"
+	// SandboxReleased: everything the sandbox held on its host is gone.
+	SandboxReleased = "Released"
+)
 
 // SandboxList is a list of Sandboxes.
 //
@@ -85,7 +103,3 @@ type SandboxList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Sandbox `json:"items"`
 }
-
-// SandboxFinalizer holds a released Sandbox (and so its IP) until its host has torn
-// the sandbox down. The scheduler sets it at creation; the host removes it.
-const SandboxFinalizer = "fargo.dev/teardown"

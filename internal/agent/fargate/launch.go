@@ -1,0 +1,46 @@
+package fargate
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fargo-dev/fargo/internal/agent/podworker"
+	"github.com/fargo-dev/fargo/internal/runtime"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// launch prepares the sandbox's network and starts its runtime sandbox at the
+// provisioned size, with the pod's hosts and resolver files. Both calls are
+// idempotent, so it runs on every reconcile and heals a half-made sandbox.
+func (r *Reconciler) launch(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.Pod) error {
+	if err := r.launchSandbox(ctx, sb, pod); err != nil {
+		sb.Status.Phase, sb.Status.Message = v1alpha1.SandboxFailed, err.Error()
+		r.setCondition(sb, v1alpha1.SandboxLaunched, false, "LaunchFailed", err.Error())
+		return err
+	}
+	r.setCondition(sb, v1alpha1.SandboxLaunched, true, "Launched", "runtime "+r.Runtime.Name())
+	return nil
+}
+
+func (r *Reconciler) launchSandbox(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.Pod) error {
+	ip := net.ParseIP(sb.Spec.IP)
+	_, subnet, _ := net.ParseCIDR(sb.Spec.SubnetCIDR)
+	netns, err := r.Network.Setup(ctx, sb.Name, ip, subnet)
+	if err != nil {
+		return fmt.Errorf("starting sandbox %s: network: %w", sb.Name, err)
+	}
+	files, err := r.Pods.Files(pod, sb.Spec.IP)
+	if err != nil {
+		return fmt.Errorf("starting sandbox %s: %w", sb.Name, err)
+	}
+	spec := runtime.Sandbox{ID: sb.Name, Namespace: sb.Spec.Pod.Namespace, Pod: sb.Spec.Pod.Name, PodUID: sb.Spec.Pod.UID,
+		Hostname: podworker.Hostname(pod), IP: ip, Subnet: subnet, NetnsPath: netns,
+		MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB, Files: files}
+	if err := r.Runtime.CreateSandbox(ctx, spec); err != nil {
+		return fmt.Errorf("starting sandbox %s: %w", sb.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package fargate
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// SandboxOfPod is the sandbox on this host that runs pod namespace/name, for the
+// kubelet API; runtime.ErrNotFound when the pod is not on a Fargate node here.
+func (r *Reconciler) SandboxOfPod(ctx context.Context, namespace, name string) (string, error) {
+	pod := &corev1.Pod{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("pod %s/%s: %w", namespace, name, runtime.ErrNotFound)
+		}
+		return "", fmt.Errorf("reading pod %s/%s: %w", namespace, name, err)
+	}
+	list := &v1alpha1.SandboxList{}
+	if pod.Spec.NodeName != "" {
+		if err := r.Client.List(ctx, list, client.MatchingFields{sandboxNodeField: pod.Spec.NodeName}); err != nil {
+			return "", fmt.Errorf("finding the sandbox of pod %s/%s: %w", namespace, name, err)
+		}
+	}
+	for _, sb := range list.Items {
+		if sb.Spec.Host == r.Host && sb.Spec.Pod.UID == string(pod.UID) {
+			return sb.Name, nil
+		}
+	}
+	return "", fmt.Errorf("pod %s/%s has no sandbox on host %s: %w", namespace, name, r.Host, runtime.ErrNotFound)
+}

@@ -1,0 +1,196 @@
+// Package fargate takes each Sandbox placed on this host through its life, one
+// small ordered step per file, as Karpenter's NodeClaim lifecycle does:
+// launch (network + runtime sandbox) → register (node + lease) → ready (the
+// pod may run; its pod worker runs it) → release (everything torn down). Each
+// step is idempotent and recorded as a condition with its time on the Sandbox's
+// status, so a restart in the middle repeats the current step and metering and
+// debugging can read when each happened.
+package fargate
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/fargo-dev/fargo/internal/agent/podworker"
+	"github.com/fargo-dev/fargo/internal/runtime"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Network is the host dataplane a sandbox's network is prepared on
+// (internal/network/cni, or nothing for backends that bring their own).
+type Network interface {
+	// Setup prepares sandbox id's network at ip in subnet and returns its netns
+	// path ("" when the backend needs none).
+	Setup(ctx context.Context, id string, ip net.IP, subnet *net.IPNet) (string, error)
+	// Teardown removes it; a missing one is fine.
+	Teardown(ctx context.Context, id string) error
+	// Sandboxes lists the sandboxes with a network here, for the sweep.
+	Sandboxes() ([]string, error)
+}
+
+// Reconciler runs the Sandboxes of one host.
+type Reconciler struct {
+	Client   client.Client
+	Recorder record.EventRecorder
+	Runtime  runtime.Runtime
+	Network  Network
+	Pods     *podworker.Worker
+	Clock    clock.WithTicker
+	// Host names this host; Region and KubeletVersion go on its nodes.
+	Host, Region, KubeletVersion string
+	// Workers is how many sandboxes are worked on at once.
+	Workers int
+
+	wake chan event.GenericEvent
+	// seen is the relist's last view of each sandbox's containers.
+	seen map[string]string
+}
+
+// Wake re-queues a sandbox's reconcile now.
+func (r *Reconciler) Wake(id string) {
+	select {
+	case r.wake <- event.GenericEvent{Object: &v1alpha1.Sandbox{ObjectMeta: metav1.ObjectMeta{Name: id}}}:
+	default: // full: the relist or the next event picks it up
+	}
+}
+
+// SetupWithManager registers the reconciler for this host's Sandboxes and their
+// pods with mgr.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.wake == nil {
+		r.wake = make(chan event.GenericEvent, 1024)
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, nodeNameField, indexNodeName); err != nil {
+		return fmt.Errorf("indexing pods by node: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Sandbox{}, sandboxNodeField, indexSandboxNode); err != nil {
+		return fmt.Errorf("indexing sandboxes by node: %w", err)
+	}
+	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		sb, ok := o.(*v1alpha1.Sandbox)
+		return ok && sb.Spec.Host == r.Host
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("host-agent").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		For(&v1alpha1.Sandbox{}, builder.WithPredicates(mine)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.podSandbox)).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
+		Complete(r)
+}
+
+// Reconcile takes one Sandbox of this host through its steps in order; once it
+// is released (deleted), through release.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	sb := &v1alpha1.Sandbox{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sb); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if sb.Spec.Host != r.Host {
+		return ctrl.Result{}, nil
+	}
+	if sb.DeletionTimestamp != nil {
+		return ctrl.Result{}, r.release(ctx, sb)
+	}
+	pod, err := r.podOf(ctx, sb)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if pod == nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return ctrl.Result{}, nil // the scheduler's releaser deletes the Sandbox
+	}
+	before := sb.Status.DeepCopy()
+	err = r.launch(ctx, sb, pod)
+	if err == nil {
+		err = r.register(ctx, sb)
+	}
+	if err == nil {
+		r.ready(sb)
+	}
+	if werr := r.writeStatus(ctx, sb, before); werr != nil {
+		return ctrl.Result{}, werr
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.run(ctx, sb, pod)
+}
+
+// podOf is the sandbox's pod, or nil when it is gone or replaced.
+func (r *Reconciler) podOf(ctx context.Context, sb *v1alpha1.Sandbox) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: sb.Spec.Pod.Namespace, Name: sb.Spec.Pod.Name}, pod)
+	if apierrors.IsNotFound(err) || (err == nil && string(pod.UID) != sb.Spec.Pod.UID) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading pod of sandbox %s: %w", sb.Name, err)
+	}
+	return pod, nil
+}
+
+// writeStatus writes what the steps changed of the sandbox's status, once.
+func (r *Reconciler) writeStatus(ctx context.Context, sb *v1alpha1.Sandbox, before *v1alpha1.SandboxStatus) error {
+	if equality.Semantic.DeepEqual(before, &sb.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Update(ctx, sb); err != nil {
+		return fmt.Errorf("recording the status of sandbox %s: %w", sb.Name, err)
+	}
+	return nil
+}
+
+// setCondition records step t's outcome, keeping its time while it holds.
+func (r *Reconciler) setCondition(sb *v1alpha1.Sandbox, t string, ok bool, reason, msg string) {
+	s := metav1.ConditionFalse
+	if ok {
+		s = metav1.ConditionTrue
+	}
+	now := metav1.NewTime(r.Clock.Now())
+	for i := range sb.Status.Conditions {
+		c := &sb.Status.Conditions[i]
+		if c.Type != t {
+			continue
+		}
+		if c.Status != s {
+			c.LastTransitionTime = now
+		}
+		c.Status, c.Reason, c.Message, c.ObservedGeneration = s, reason, msg, sb.Generation
+		return
+	}
+	sb.Status.Conditions = append(sb.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg,
+		LastTransitionTime: now, ObservedGeneration: sb.Generation})
+}
+
+// done reports whether step t has succeeded.
+func done(sb *v1alpha1.Sandbox, t string) bool {
+	for _, c := range sb.Status.Conditions {
+		if c.Type == t {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// placement is where the pod of sb runs, for its pod worker.
+func placement(sb *v1alpha1.Sandbox) podworker.Placement {
+	return podworker.Placement{SandboxID: sb.Name, PodIP: sb.Spec.IP, HostIP: sb.Spec.IP, NodeName: sb.Spec.NodeName}
+}

@@ -1,0 +1,128 @@
+// Package status is the API view of a pod the agent runs: container statuses
+// from what the runtime reports, phase and conditions as kubelet derives them,
+// and the one writer of pod status.
+package status
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+// Container is the API view of what the runtime reports for c; waiting is
+// the reason a container is not running yet (ContainerCreating, CrashLoopBackOff…).
+func Container(c *corev1.Container, st *runtime.ContainerStatus, waiting, message string) corev1.ContainerStatus {
+	out := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: ptr.To(false)}
+	if st == nil {
+		out.State.Waiting = &corev1.ContainerStateWaiting{Reason: orDefault(waiting, "ContainerCreating"), Message: message}
+		return out
+	}
+	out.ImageID, out.ContainerID, out.RestartCount = st.ImageID, st.ID, int32(st.Attempt)
+	switch st.State {
+	case runtime.StateRunning:
+		out.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.Started)}
+		out.Ready, out.Started = true, ptr.To(true)
+	case runtime.StateExited:
+		term := &corev1.ContainerStateTerminated{ExitCode: st.ExitCode, Reason: st.Reason, ContainerID: st.ID,
+			StartedAt: metav1.NewTime(st.Started), FinishedAt: metav1.NewTime(st.Finished)}
+		if waiting != "" { // about to be restarted
+			out.LastTerminationState.Terminated = term
+			out.State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting, Message: message}
+		} else {
+			out.State.Terminated = term
+		}
+	default:
+		out.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	}
+	return out
+}
+
+// SetCondition sets a pod condition, keeping its transition time when the status
+// did not change.
+func SetCondition(status *corev1.PodStatus, t corev1.PodConditionType, ok bool, reason string, now metav1.Time) {
+	s := corev1.ConditionFalse
+	if ok {
+		s, reason = corev1.ConditionTrue, ""
+	}
+	for i := range status.Conditions {
+		if c := &status.Conditions[i]; c.Type == t {
+			if c.Status != s {
+				c.Status, c.LastTransitionTime = s, now
+			}
+			c.Reason = reason
+			return
+		}
+	}
+	status.Conditions = append(status.Conditions, corev1.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now})
+}
+
+// Phase derives the pod phase from its containers, as kubelet does.
+func Phase(spec *corev1.PodSpec, initDone bool, statuses []corev1.ContainerStatus) corev1.PodPhase {
+	if !initDone {
+		return corev1.PodPending
+	}
+	running, waiting, succeeded, failed := 0, 0, 0, 0
+	for _, s := range statuses {
+		switch {
+		case s.State.Running != nil:
+			running++
+		case s.State.Terminated != nil && s.State.Terminated.ExitCode == 0:
+			succeeded++
+		case s.State.Terminated != nil:
+			failed++
+		case s.LastTerminationState.Terminated != nil:
+			running++ // restarting: still a running pod
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0 && running == 0 && succeeded+failed == 0:
+		return corev1.PodPending
+	case running > 0 || waiting > 0:
+		return corev1.PodRunning
+	case failed > 0:
+		return corev1.PodFailed
+	}
+	return corev1.PodSucceeded
+}
+
+// RestartDelay is kubelet's crash-loop back-off after the attempt-th restart:
+// 10 s doubling to 5 min.
+func RestartDelay(attempt int) time.Duration {
+	return min(10*time.Second<<min(attempt, 6), 5*time.Minute)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// Writer is the one writer of the status of the pods an agent runs.
+type Writer struct {
+	Client client.Client
+}
+
+// Write updates the pod's status when it changed.
+func (w *Writer) Write(ctx context.Context, pod *corev1.Pod, status *corev1.PodStatus) error {
+	if equality.Semantic.DeepEqual(&pod.Status, status) {
+		return nil
+	}
+	updated := pod.DeepCopy()
+	updated.Status = *status
+	if err := w.Client.Status().Update(ctx, updated); err != nil {
+		return fmt.Errorf("updating status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package podworker
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+	fakeruntime "github.com/fargo-dev/fargo/internal/runtime/fake"
+	"github.com/fargo-dev/fargo/internal/scheme"
+)
+
+// The pod worker against a fake API server, the fake runtime and a fake clock.
+
+var at = Placement{SandboxID: "ip-192-168-1-5", PodIP: "192.168.1.5", HostIP: "192.168.1.5", NodeName: "fargate-ip-192-168-1-5.local-1.compute.internal"}
+
+type suite struct {
+	t     *testing.T
+	c     client.Client
+	rt    *fakeruntime.Runtime
+	clock *clocktesting.FakeClock
+	w     *Worker
+}
+
+func newSuite(t *testing.T, pod *corev1.Pod) *suite {
+	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(pod,
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}}).
+		WithStatusSubresource(&corev1.Pod{}).Build()
+	s := &suite{t: t, c: c, rt: fakeruntime.New(), clock: clocktesting.NewFakeClock(time.Now())}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := New(ctx, Config{Client: c, Reader: c, Recorder: record.NewFakeRecorder(100), Runtime: s.rt, Clock: s.clock, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w = w
+	if err := s.rt.CreateSandbox(ctx, runtime.Sandbox{ID: at.SandboxID, MilliCPU: 250, MemoryMiB: 512}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sync syncs the pod as stored and returns it as stored after.
+func (s *suite) sync(key client.ObjectKey) (*corev1.Pod, time.Duration) {
+	s.t.Helper()
+	pod := &corev1.Pod{}
+	if err := s.c.Get(context.Background(), key, pod); err != nil {
+		s.t.Fatal(err)
+	}
+	again, err := s.w.Sync(context.Background(), pod, at)
+	if err != nil {
+		s.t.Fatalf("Sync: %v", err)
+	}
+	if err := s.c.Get(context.Background(), key, pod); err != nil {
+		s.t.Fatal(err)
+	}
+	return pod, again
+}
+
+func pod(containers, inits []corev1.Container, policy corev1.RestartPolicy) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p", UID: "uid-1"},
+		Spec: corev1.PodSpec{NodeName: at.NodeName, RestartPolicy: policy, Containers: containers, InitContainers: inits}}
+}
+
+func TestInitContainersThenApp(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}},
+		[]corev1.Container{{Name: "init1", Image: "img", Command: []string{"exit", "0"}}, {Name: "init2", Image: "img", Command: []string{"exit", "0"}}}, "")
+	s := newSuite(t, p)
+	got, again := s.sync(client.ObjectKeyFromObject(p))
+	var order []string
+	for _, c := range s.rt.Calls() {
+		if name, ok := strings.CutPrefix(c, "StartContainer "+at.SandboxID+"/"); ok {
+			order = append(order, name)
+		}
+	}
+	if !slices.Equal(order, []string{"init1", "init2", "app"}) {
+		t.Errorf("started %v, want init1, init2, then app", order)
+	}
+	if got.Status.Phase != corev1.PodRunning || got.Status.PodIP != at.PodIP || len(got.Status.InitContainerStatuses) != 2 {
+		t.Errorf("status %+v, want Running at %s with two init statuses", got.Status, at.PodIP)
+	}
+	if again != refresh {
+		t.Errorf("a settled pod is looked at again after %s, want %s (the relist wakes it sooner)", again, refresh)
+	}
+}
+
+// A crashing container waits out kubelet's back-off on the worker's clock.
+func TestCrashLoopBackOff(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"exit", "1"}}}, nil, corev1.RestartPolicyAlways)
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	got, again := s.sync(key)
+	if w := got.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "CrashLoopBackOff" || again != resync {
+		t.Fatalf("after the first exit: %+v (again %s), want CrashLoopBackOff and a resync", got.Status.ContainerStatuses[0], again)
+	}
+	s.clock.Step(5 * time.Second)
+	if got, _ = s.sync(key); got.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Errorf("restarted %d times within the 10 s back-off", got.Status.ContainerStatuses[0].RestartCount)
+	}
+	s.clock.Step(6 * time.Second)
+	if got, _ = s.sync(key); got.Status.ContainerStatuses[0].RestartCount != 1 {
+		t.Errorf("restart count %d after the back-off, want 1", got.Status.ContainerStatuses[0].RestartCount)
+	}
+}
+
+// A pod being deleted has its containers stopped and is then deleted for good.
+func TestTerminate(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}}, nil, "")
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	running, _ := s.sync(key)
+	now := metav1.NewTime(s.clock.Now().Add(30 * time.Second))
+	running.DeletionTimestamp = &now
+	if _, err := s.w.Sync(context.Background(), running, at); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.rt.Calls(), "StopContainer "+at.SandboxID+"/app") {
+		t.Errorf("calls %v: the container was not stopped", s.rt.Calls())
+	}
+	if err := s.c.Get(context.Background(), key, &corev1.Pod{}); !apierrors.IsNotFound(err) {
+		t.Errorf("pod still there after termination: %v", err)
+	}
+}
+
+// An image that cannot be pulled is reported and retried soon.
+func TestPullFailure(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "registry.local/missing:1"}}, nil, "")
+	s := newSuite(t, p)
+	got, again := s.sync(client.ObjectKeyFromObject(p))
+	if w := got.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "ErrImagePull" || again != resync || got.Status.Phase != corev1.PodPending {
+		t.Errorf("status %+v, phase %s, again %s; want ErrImagePull, Pending, a resync", got.Status.ContainerStatuses[0], got.Status.Phase, again)
+	}
+}

@@ -1,0 +1,147 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
+)
+
+func stats(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 8)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := rt.Stats(ctx, sb.ID)
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		if st.CPU > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats = %+v after 10 s of a running container, want some CPU time", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := rt.Stats(ctx, "ip-no-such-sandbox"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Stats of a missing sandbox: %v, want ErrNotFound", err)
+	}
+}
+
+// adoption: a second connection to the backend (an agent restarted) finds the
+// sandbox and its running container as they were.
+func adoption(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 9)
+	st, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := f.New(t)
+	defer again.Close()
+	if ids, err := again.Sandboxes(ctx); err != nil || !slices.Contains(ids, sb.ID) {
+		t.Fatalf("after reconnecting, Sandboxes = %v, %v; want %s", ids, err, sb.ID)
+	}
+	got := status(t, ctx, again, sb.ID, "main")
+	if got.ID != st.ID || got.State != runtime.StateRunning {
+		t.Errorf("after reconnecting: %+v, want %s Running", got, st.ID)
+	}
+}
+
+func logs(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 10)
+	for attempt, word := range []string{"first-run", "second-run"} {
+		if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "say", Image: f.Image, Command: f.Echo(word), Attempt: attempt}); err != nil {
+			t.Fatal(err)
+		}
+		waitExited(t, ctx, rt, sb.ID, "say")
+	}
+	for _, tc := range []struct {
+		previous bool
+		want     string
+	}{{false, "second-run"}, {true, "first-run"}} {
+		path, err := rt.ContainerLog(ctx, sb.ID, "say", tc.previous)
+		if err != nil {
+			t.Fatalf("ContainerLog(previous=%v): %v", tc.previous, err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(data), tc.want) {
+			t.Errorf("log (previous=%v) = %q, %v; want %q", tc.previous, data, err, tc.want)
+		}
+	}
+}
+
+// mountsAndFiles: a host path mounted read-only is visible, and the sandbox's
+// hosts, hostname and resolv.conf are what it was given, unless a container
+// mounts its own.
+func mountsAndFiles(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 11)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "greeting"), []byte("hello from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(dir, "own-resolv.conf")
+	if err := os.WriteFile(own, []byte("nameserver 10.9.9.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep, Mounts: []runtime.Mount{
+		{HostPath: dir, ContainerPath: "/data", ReadOnly: true},
+		{HostPath: own, ContainerPath: "/etc/resolv.conf", ReadOnly: true},
+	}}
+	if _, err := rt.StartContainer(ctx, sb.ID, c); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/data/greeting":   "hello from the host",
+		"/etc/hosts":       "localhost",
+		"/etc/hostname":    "conformance",
+		"/etc/resolv.conf": "nameserver 10.9.9.9",
+	} {
+		res, err := runtime.ExecOutput(ctx, rt, sb.ID, "main", f.ReadFile(path), 5*time.Second)
+		if err != nil || res.ExitCode != 0 || !strings.Contains(string(res.Output), want) {
+			t.Errorf("%s in the container = %q (exit %d, %v); want %q", path, res.Output, res.ExitCode, err, want)
+		}
+	}
+	if res, _ := runtime.ExecOutput(ctx, rt, sb.ID, "main", f.Exit(0), 5*time.Second); res.ExitCode != 0 {
+		t.Errorf("exec after mounts: exit %d", res.ExitCode)
+	}
+}
+
+// network: the host reaches a server in the sandbox at the sandbox's IP.
+func network(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 12)
+	const port = 8080
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "server", Image: f.Image, Command: f.Listen(port)}); err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort(sb.IP.String(), fmt.Sprint(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dialling %s from the host: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func limits(t *testing.T, f Fixture) {
+	_, _, sb := setup(t, f, 13)
+	cpu, mem := f.Limits(t, sb.ID)
+	if cpu != sb.MilliCPU || mem != sb.MemoryMiB {
+		t.Errorf("limits = %d mCPU, %d MiB; want the provisioned %d mCPU, %d MiB", cpu, mem, sb.MilliCPU, sb.MemoryMiB)
+	}
+}

@@ -1,0 +1,117 @@
+//go:build root
+
+package containerd_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fargo-dev/fargo/internal/network/cni"
+	"github.com/fargo-dev/fargo/internal/runtime"
+	"github.com/fargo-dev/fargo/internal/runtime/conformance"
+	"github.com/fargo-dev/fargo/internal/runtime/containerd"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+const host = "conformance"
+
+// The containerd backend passes the same conformance suite as the fake, against
+// fargo's own containerd, an image pulled from a registry on loopback, and
+// networks prepared as the agent prepares them. Root only (make test-e2e).
+func TestConformance(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "fargo-ctd-") // short: the socket path has a length limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	d, err := containerd.StartDaemon(context.Background(), filepath.Join(dir, "containerd"), filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Error(err)
+		}
+		removeCgroupRoot(t)
+	})
+	// The suite's addresses stay on the machine whatever happens to a veth.
+	vpc := "192.168.200.0/24"
+	if out, err := exec.Command("ip", "route", "replace", "blackhole", vpc).CombinedOutput(); err != nil {
+		t.Fatalf("blackhole route: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "route", "del", "blackhole", vpc).Run() })
+	dp := cni.NewDataplane(host, filepath.Join(dir, "network"))
+	_, subnet, _ := net.ParseCIDR(vpc)
+	img, err := images.Busybox()
+	ref := images.Serve(t, "busybox", img, err)
+	conformance.Run(t, conformance.Fixture{
+		New: func(t *testing.T) runtime.Runtime {
+			rt, err := containerd.New(d.Socket, d.Dir, host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rt
+		},
+		Network: func(t *testing.T, id string, ip net.IP) string {
+			path, err := dp.Setup(context.Background(), id, ip, subnet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := dp.Teardown(context.Background(), id); err != nil {
+					t.Error(err)
+				}
+			})
+			return path
+		},
+		Image:    ref,
+		Sleep:    []string{"sleep", "3600"},
+		Exit:     func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
+		Cat:      []string{"cat"},
+		Echo:     func(s string) []string { return []string{"echo", s} },
+		ReadFile: func(path string) []string { return []string{"cat", path} },
+		Listen:   func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
+		Limits: func(t *testing.T, id string) (int64, int64) {
+			cg := containerd.CgroupPath(host, id)
+			quota, period := readInt(t, "cpu", cg, "cpu.cfs_quota_us"), readInt(t, "cpu", cg, "cpu.cfs_period_us")
+			return quota * 1000 / period, readInt(t, "memory", cg, "memory.limit_in_bytes") >> 20
+		},
+		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
+		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
+		IP:  net.ParseIP("192.168.200.4"),
+	})
+}
+
+func readInt(t *testing.T, ctl, cg, file string) int64 {
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctl, cg, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// removeCgroupRoot removes fargo's (now empty) parent cgroups.
+func removeCgroupRoot(t testing.TB) {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/fargo")
+	for _, p := range dirs {
+		sub, _ := filepath.Glob(filepath.Join(p, host))
+		for _, s := range append(sub, p) {
+			if err := os.Remove(s); err != nil && !os.IsNotExist(err) {
+				t.Errorf("removing cgroup %s: %v", s, err)
+			}
+		}
+	}
+}
