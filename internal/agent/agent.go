@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -85,8 +86,8 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	if cfg.HostName == "" {
 		return nil, errors.New("host agent: empty host name (set --host-name)")
 	}
-	if cfg.Runtime == nil || cfg.DataDir == "" || cfg.CA == nil {
-		return nil, errors.New("host agent: runtime, data dir and cluster CA are all needed")
+	if cfg.Runtime == nil || cfg.DataDir == "" {
+		return nil, errors.New("host agent: runtime and data dir are both needed")
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 10 * time.Second
@@ -121,8 +122,9 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the host agent: %w", err)
 	}
+	// Without its kubelet API a host still runs pods: logs and exec are what is lost.
 	if a.endpoint, err = a.serveKubeletAPI(ctx, rc); err != nil {
-		return nil, err
+		warn(fmt.Errorf("%w; kubectl logs and exec will not work for pods on host %s", err, cfg.HostName))
 	}
 	hb := &host.Heartbeat{Client: mgr.GetClient(), Name: cfg.HostName, KubeletEndpoint: a.endpoint, Every: cfg.Heartbeat, Clock: cfg.Clock,
 		Spec:  v1alpha1.HostSpec{Capacity: cfg.Capacity, Runtime: cfg.Runtime.Name()},
@@ -133,8 +135,12 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 		}
 	}
 	c := cfg.Capacity
-	progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes, kubelet API on %s", cfg.HostName, cfg.Runtime.Name(),
-		strconv.FormatFloat(float64(c.MilliCPU)/1000, 'f', -1, 64), c.MemoryMiB, a.endpoint))
+	api := "kubelet API on " + a.endpoint
+	if a.endpoint == "" {
+		api = "no kubelet API"
+	}
+	progress("host agent", fmt.Sprintf("host %s, runtime %s, %s vCPU and %d MiB for sandboxes, %s", cfg.HostName, cfg.Runtime.Name(),
+		strconv.FormatFloat(float64(c.MilliCPU)/1000, 'f', -1, 64), c.MemoryMiB, api))
 	if caps.HostNetwork {
 		err := proxy.Start(ctx, rc, proxy.Config{HostName: cfg.HostName, HostIP: cfg.HostIP, VPC: cfg.VPC})
 		switch {
@@ -154,6 +160,9 @@ func (a *Agent) KubeletEndpoint() string { return a.endpoint }
 
 // serveKubeletAPI listens for the kubelet API and returns its address.
 func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, error) {
+	if a.cfg.CA == nil {
+		return "", errors.New("kubelet API: no cluster CA to verify the apiserver with (the kubeconfig has no certificate-authority-data)")
+	}
 	var certs kubeletapi.Issuer
 	if a.cfg.CAKey != nil {
 		ca, err := kubeletapi.NewCAIssuer(a.cfg.CA, a.cfg.CAKey)
@@ -168,7 +177,7 @@ func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, e
 		}
 		certs = &kubeletapi.CSRIssuer{Client: cs, NodeName: func(ip net.IP) string { return names.NodeName(ip, a.cfg.Region) }}
 	}
-	api, err := kubeletapi.New(a.cfg.Runtime, a.Fargate.SandboxOfPod, certs, a.cfg.CA)
+	api, err := kubeletapi.New(a.cfg.Runtime, a.Fargate.SandboxOfPod, a.Fargate.HasNode, certs, a.cfg.CA)
 	if err != nil {
 		return "", err
 	}
@@ -185,7 +194,8 @@ func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, e
 }
 
 // publishable is the address others reach a listener at: an unspecified one is
-// reached at the host's address, or loopback.
+// reached at the host's address (the one it reaches the apiserver from), else
+// loopback.
 func publishable(l *net.TCPAddr, hostIP net.IP) string {
 	ip := l.IP
 	if ip.IsUnspecified() {
@@ -195,6 +205,25 @@ func publishable(l *net.TCPAddr, hostIP net.IP) string {
 		}
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(l.Port))
+}
+
+// localIP is this machine's address towards the apiserver at server (a URL):
+// the source address the kernel picks for it. UDP "connects" send nothing.
+func localIP(server string) net.IP {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	host := u.Host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(host, "443")
+	}
+	c, err := net.Dial("udp", host)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP
 }
 
 // noNetwork is the dataplane of backends that bring their own network (the fake).

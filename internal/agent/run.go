@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +31,11 @@ var ClusterInfo = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "far
 // It is the same Start as the server's built-in agent, with a manager of its own.
 func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersion string, out io.Writer) error {
 	start := time.Now()
+	// As the built-in agent: the apiserver's priority and fairness paces the
+	// agent, not client-go's default 5 requests/s, which would cap a host at a
+	// few pods a second.
+	rc = rest.CopyConfig(rc)
+	rc.QPS = -1
 	direct, err := client.New(rc, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", rc.Host, err)
@@ -57,6 +61,11 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 	if err != nil {
 		return err
 	}
+	ac.HostIP = localIP(rc.Host)
+	if ac.HostIP != nil && !ac.HostIP.IsLoopback() && isLoopbackAddress(ac.KubeletAPIAddress) {
+		fmt.Fprintf(out, "warning: the kubelet API listens on %s, which the server at %s cannot reach: kubectl logs and exec will not work for pods here; set --kubelet-api-address %s:10250 (or 0.0.0.0:10250)\n",
+			ac.KubeletAPIAddress, rc.Host, ac.HostIP)
+	}
 	defer ac.Runtime.Close()
 	ctrl.SetLogger(klog.NewKlogr())
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
@@ -77,6 +86,12 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 	return nil
 }
 
+func isLoopbackAddress(hostPort string) bool {
+	h, _, err := net.SplitHostPort(hostPort)
+	ip := net.ParseIP(h)
+	return err == nil && (h == "localhost" || (ip != nil && ip.IsLoopback()))
+}
+
 // clusterCA is the CA the kubeconfig trusts the server with: the cluster CA,
 // which also signs the apiserver's kubelet client certificate.
 func clusterCA(rc *rest.Config) (*x509.Certificate, error) {
@@ -89,7 +104,7 @@ func clusterCA(rc *rest.Config) (*x509.Certificate, error) {
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, errors.New("the kubeconfig has no certificate-authority-data: the agent needs the cluster CA to verify the apiserver")
+		return nil, nil // Start says what is lost without it
 	}
 	ca, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {

@@ -37,6 +37,27 @@ func routeByNode(c client.Reader, vpc *net.IPNet) controlplane.DialFunc {
 		if host.Status.KubeletEndpoint == "" {
 			return nil, fmt.Errorf("host %s of node %s publishes no kubelet API (is its agent running?)", host.Name, sb.Spec.NodeName)
 		}
+		if err := dialable(host.Status.KubeletEndpoint); err != nil {
+			return nil, fmt.Errorf("host %s: kubelet endpoint %q: %w", host.Name, host.Status.KubeletEndpoint, err)
+		}
 		return kubeletapi.Dial(ctx, host.Status.KubeletEndpoint, ip)
 	}
+}
+
+// dialable refuses a published endpoint that is not ip:port, or whose address is
+// not a host's (link-local, multicast, unspecified: e.g. a cloud metadata
+// service), so a Host object cannot point the control plane anywhere.
+func dialable(endpoint string) error {
+	h, p, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(h)
+	if n, perr := strconv.Atoi(p); perr != nil || n <= 0 || n > 65535 || ip == nil {
+		return fmt.Errorf("want ip:port")
+	}
+	if ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() {
+		return fmt.Errorf("%s is not a host address", ip)
+	}
+	return nil
 }

@@ -19,6 +19,9 @@ func (r *Reconciler) launch(ctx context.Context, sb *v1alpha1.Sandbox, pod *core
 	if err := r.launchSandbox(ctx, sb, pod); err != nil {
 		sb.Status.Phase, sb.Status.Message = v1alpha1.SandboxFailed, err.Error()
 		r.setCondition(sb, v1alpha1.SandboxLaunched, false, "LaunchFailed", err.Error())
+		r.notReady(sb, "LaunchFailed")
+		// As kubelet: what keeps the pod from running is an event on the pod.
+		r.Recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		return err
 	}
 	r.setCondition(sb, v1alpha1.SandboxLaunched, true, "Launched", "runtime "+r.Runtime.Name())

@@ -3,11 +3,13 @@ package fargate
 import (
 	"context"
 	"fmt"
+	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/network/names"
 	"github.com/fargo-dev/fargo/internal/runtime"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -34,4 +36,11 @@ func (r *Reconciler) SandboxOfPod(ctx context.Context, namespace, name string) (
 		}
 	}
 	return "", fmt.Errorf("pod %s/%s has no sandbox on host %s: %w", namespace, name, r.Host, runtime.ErrNotFound)
+}
+
+// HasNode says whether ip is the address of one of this host's Fargate nodes,
+// for the kubelet API.
+func (r *Reconciler) HasNode(ctx context.Context, ip net.IP) bool {
+	sb := &v1alpha1.Sandbox{}
+	return r.Client.Get(ctx, client.ObjectKey{Name: names.SandboxName(ip)}, sb) == nil && sb.Spec.Host == r.Host && sb.Spec.IP == ip.String()
 }

@@ -16,6 +16,13 @@ func (r *Reconciler) ready(sb *v1alpha1.Sandbox) {
 	r.setCondition(sb, v1alpha1.SandboxReady, true, "Ready", "node "+sb.Spec.NodeName+" is Ready")
 }
 
+// notReady marks the sandbox not Ready because an earlier step failed.
+func (r *Reconciler) notReady(sb *v1alpha1.Sandbox, reason string) {
+	if condition := done(sb, v1alpha1.SandboxReady); condition {
+		r.setCondition(sb, v1alpha1.SandboxReady, false, reason, "an earlier step failed; see its condition")
+	}
+}
+
 // run fails every foreign pod bound to the sandbox's node and, once the
 // sandbox's own pod is bound, hands it to its pod worker.
 func (r *Reconciler) run(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.Pod) (ctrl.Result, error) {

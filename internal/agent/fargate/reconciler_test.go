@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker"
 	fakeruntime "github.com/fargo-dev/fargo/internal/runtime/fake"
@@ -71,10 +72,15 @@ const (
 )
 
 func newSuite(t *testing.T, objs ...client.Object) *suite {
+	return newSuiteWith(t, interceptor.Funcs{}, objs...)
+}
+
+// newSuiteWith puts funcs between the reconciler and the fake API server.
+func newSuiteWith(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *suite {
 	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
 		WithStatusSubresource(&v1alpha1.Sandbox{}, &corev1.Pod{}, &corev1.Node{}).
 		WithIndex(&corev1.Pod{}, nodeNameField, indexNodeName).
-		WithIndex(&v1alpha1.Sandbox{}, sandboxNodeField, indexSandboxNode).Build()
+		WithIndex(&v1alpha1.Sandbox{}, sandboxNodeField, indexSandboxNode).WithInterceptorFuncs(funcs).Build()
 	s := &suite{t: t, c: c, rt: fakeruntime.New(), net: &recNetwork{up: map[string]string{}},
 		clock: clocktesting.NewFakeClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))}
 	s.r = s.reconciler()
@@ -201,6 +207,41 @@ func TestLaunchFailsThenResumes(t *testing.T) {
 	}
 }
 
+// A node that cannot be registered is recorded (Registered=False with the API
+// server's error) and the pod is not run; the next reconcile registers it.
+func TestRegisterFailsThenResumes(t *testing.T) {
+	sb, pod := objects()
+	refuse := true
+	s := newSuiteWith(t, interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+		if _, isNode := o.(*corev1.Node); isNode && refuse {
+			return apierrors.NewForbidden(corev1.Resource("nodes"), o.GetName(), errors.New("node quota"))
+		}
+		return c.Create(ctx, o, opts...)
+	}}, sb, pod, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	if err := s.reconcile(); err == nil || !strings.Contains(err.Error(), "node quota") {
+		t.Fatalf("reconcile with nodes refused: %v", err)
+	}
+	got := s.sandbox()
+	if c := condition(got, v1alpha1.SandboxRegistered); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "node quota") {
+		t.Errorf("Registered = %+v, want False with the API server's reason", c)
+	}
+	if c := condition(got, v1alpha1.SandboxLaunched); c == nil || c.Status != metav1.ConditionTrue || got.Status.Phase == v1alpha1.SandboxRunning {
+		t.Errorf("after a failed registration: Launched %+v, phase %s; want launched, not Running", c, got.Status.Phase)
+	}
+	for _, call := range s.rt.Calls() {
+		if strings.HasPrefix(call, "StartContainer") {
+			t.Errorf("a container started before the node was registered: %v", s.rt.Calls())
+		}
+	}
+	refuse = false
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if c := condition(s.sandbox(), v1alpha1.SandboxRegistered); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("after the API server recovered: Registered %+v", c)
+	}
+}
+
 // A restarted agent picks the sandbox up where it was: no container started
 // twice, step times kept.
 func TestResumeAfterRestart(t *testing.T) {
@@ -226,6 +267,24 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 	if got := condition(s.sandbox(), v1alpha1.SandboxRegistered).LastTransitionTime; !got.Equal(&first) {
 		t.Errorf("Registered moved from %s to %s on restart", first, got)
+	}
+}
+
+// A node deleted from outside is registered again, as kubelet re-registers.
+func TestLostNodeIsRegisteredAgain(t *testing.T) {
+	sb, pod := objects()
+	s := newSuite(t, sb, pod, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Delete(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Get(context.Background(), client.ObjectKey{Name: node}, &corev1.Node{}); err != nil {
+		t.Errorf("deleted node not registered again: %v", err)
 	}
 }
 

@@ -108,10 +108,15 @@ func kernelVersion() string {
 // heartbeat keeps the lease.
 func (r *Reconciler) register(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	if done(sb, v1alpha1.SandboxRegistered) && sb.Status.NodeName == sb.Spec.NodeName {
-		return nil
+		err := r.Client.Get(ctx, client.ObjectKey{Name: sb.Spec.NodeName}, &corev1.Node{})
+		if !apierrors.IsNotFound(err) {
+			return nil // there (or unknown for now: the next reconcile looks again)
+		}
+		// Deleted from outside: register it again, as kubelet does.
 	}
 	if err := r.registerNode(ctx, sb); err != nil {
 		r.setCondition(sb, v1alpha1.SandboxRegistered, false, "RegisterFailed", err.Error())
+		r.notReady(sb, "RegisterFailed")
 		return err
 	}
 	sb.Status.NodeName = sb.Spec.NodeName

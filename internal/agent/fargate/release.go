@@ -19,9 +19,7 @@ func (r *Reconciler) release(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	if !controllerutil.ContainsFinalizer(sb, v1alpha1.SandboxFinalizer) {
 		return nil
 	}
-	if err := r.Pods.Forget(types.UID(sb.Spec.Pod.UID)); err != nil {
-		return fmt.Errorf("releasing sandbox %s: %w", sb.Name, err)
-	}
+	r.Pods.StopProbes(types.UID(sb.Spec.Pod.UID))
 	if err := r.Runtime.RemoveSandbox(ctx, sb.Name); err != nil {
 		return fmt.Errorf("tearing down sandbox %s: %w", sb.Name, err)
 	}
@@ -30,6 +28,10 @@ func (r *Reconciler) release(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	}
 	if err := r.deleteNode(ctx, sb.Spec.NodeName); err != nil {
 		return err
+	}
+	// Volumes last: nothing runs that could still use them.
+	if err := r.Pods.Forget(types.UID(sb.Spec.Pod.UID)); err != nil {
+		return fmt.Errorf("releasing sandbox %s: %w", sb.Name, err)
 	}
 	if !done(sb, v1alpha1.SandboxReleased) {
 		r.setCondition(sb, v1alpha1.SandboxReleased, true, "Released", "torn down on host "+r.Host)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -37,7 +38,8 @@ func (r *Reconciler) Relist(ctx context.Context) error {
 
 func (r *Reconciler) relist(ctx context.Context) error {
 	list := &v1alpha1.SandboxList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	// A read-only view of the cache: copying every sandbox each second adds up.
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing sandboxes: %w", err)
 	}
 	if r.seen == nil {
@@ -52,7 +54,8 @@ func (r *Reconciler) relist(ctx context.Context) error {
 		live[sb.Name] = true
 		cs, err := r.Runtime.Containers(ctx, sb.Name)
 		if err != nil {
-			continue // the node's health says so; the reconcile retries
+			r.Wake(sb.Name) // lost by the runtime: launch heals it
+			continue
 		}
 		states := make([]string, 0, len(cs))
 		for _, c := range cs {
@@ -60,8 +63,8 @@ func (r *Reconciler) relist(ctx context.Context) error {
 		}
 		sort.Strings(states)
 		now := strings.Join(states, ",")
-		if before, ok := r.seen[sb.Name]; ok && before != now {
-			r.Wake(sb.Name)
+		if before, ok := r.seen[sb.Name]; before != now && (ok || len(cs) > 0) {
+			r.Wake(sb.Name) // changed, or first seen (a restart) with containers
 		}
 		r.seen[sb.Name] = now
 	}

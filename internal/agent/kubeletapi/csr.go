@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,8 +32,9 @@ type CSRIssuer struct {
 	// NodeName is the node at ip.
 	NodeName func(ip net.IP) string
 
-	mu    sync.Mutex
-	certs map[string]*tls.Certificate
+	mu       sync.Mutex
+	certs    map[string]*tls.Certificate
+	requests singleflight.Group // a burst for one node makes one CSR
 }
 
 // ForIP implements Issuer.
@@ -40,20 +42,37 @@ func (i *CSRIssuer) ForIP(ctx context.Context, ip net.IP) (*tls.Certificate, err
 	if ip == nil {
 		return nil, fmt.Errorf("kubelet API: connection without a node address")
 	}
+	key := ip.String()
 	i.mu.Lock()
-	defer i.mu.Unlock() // one request at a time: a burst for one node makes one CSR
-	if c, ok := i.certs[ip.String()]; ok && time.Until(c.Leaf.NotAfter) > time.Hour {
+	c, ok := i.certs[key]
+	i.mu.Unlock()
+	if ok && time.Until(c.Leaf.NotAfter) > time.Hour {
 		return c, nil
 	}
-	c, err := i.request(ctx, ip)
+	v, err, _ := i.requests.Do(key, func() (any, error) {
+		c, err := i.request(context.WithoutCancel(ctx), ip)
+		if err != nil {
+			return nil, err
+		}
+		i.mu.Lock()
+		if i.certs == nil {
+			i.certs = map[string]*tls.Certificate{}
+		}
+		i.certs[key] = c
+		i.mu.Unlock()
+		return c, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API: serving certificate for %s: %w", ip, err)
 	}
-	if i.certs == nil {
-		i.certs = map[string]*tls.Certificate{}
-	}
-	i.certs[ip.String()] = c
-	return c, nil
+	return v.(*tls.Certificate), nil
+}
+
+// Forget drops the certificate of a node that is gone.
+func (i *CSRIssuer) Forget(ip net.IP) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	delete(i.certs, ip.String())
 }
 
 func (i *CSRIssuer) request(ctx context.Context, ip net.IP) (*tls.Certificate, error) {

@@ -18,6 +18,7 @@ package kubeletapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -41,6 +42,13 @@ const Port = 10250
 // PodLookup finds the sandbox that runs pod namespace/name on this host.
 type PodLookup func(ctx context.Context, namespace, name string) (sandbox string, err error)
 
+// NodeCheck says whether the node at ip is one of this host's: connections for
+// any other address are refused before a certificate is made for it.
+type NodeCheck func(ctx context.Context, ip net.IP) bool
+
+// maxPreamble bounds the CONNECT request a connection opens with.
+const maxPreamble = 4096
+
 // Issuer hands out the serving certificate of a node IP.
 type Issuer interface {
 	ForIP(ctx context.Context, ip net.IP) (*tls.Certificate, error)
@@ -50,6 +58,7 @@ type Issuer interface {
 type Server struct {
 	runtime runtime.Runtime
 	pods    PodLookup
+	nodes   NodeCheck
 	certs   Issuer
 	tls     *tls.Config
 	http    *http.Server
@@ -58,11 +67,11 @@ type Server struct {
 
 // New returns a server for rt's containers with serving certificates from
 // certs, letting in clients with certificates of clientCA.
-func New(rt runtime.Runtime, pods PodLookup, certs Issuer, clientCA *x509.Certificate) (*Server, error) {
-	if certs == nil || clientCA == nil {
-		return nil, errors.New("kubelet API: no serving certificates or client CA")
+func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, certs Issuer, clientCA *x509.Certificate) (*Server, error) {
+	if certs == nil || clientCA == nil || nodes == nil {
+		return nil, errors.New("kubelet API: no serving certificates, client CA or node check")
 	}
-	s := &Server{runtime: rt, pods: pods, certs: certs, conns: make(chan net.Conn)}
+	s := &Server{runtime: rt, pods: pods, nodes: nodes, certs: certs, conns: make(chan net.Conn)}
 	clients := x509.NewCertPool()
 	clients.AddCert(clientCA)
 	s.tls = &tls.Config{
@@ -117,28 +126,37 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) {
 }
 
 // accept reads a connection's CONNECT preamble and hands it to the TLS server
-// as a connection to that node's kubelet port.
+// as a connection to that node's kubelet port; only this host's nodes are
+// served.
 func (s *Server) accept(ctx context.Context, c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	br := bufio.NewReader(&io.LimitedReader{R: c, N: maxPreamble})
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		c.Close()
 		return
 	}
-	host, _, _ := net.SplitHostPort(req.Host)
+	host, port, _ := net.SplitHostPort(req.Host)
 	ip := net.ParseIP(host)
-	if req.Method != http.MethodConnect || ip == nil {
+	if req.Method != http.MethodConnect || ip == nil || port != strconv.Itoa(Port) {
 		_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\nCONNECT <node-ip>:10250 only\n")
 		c.Close()
 		return
 	}
+	if !s.nodes(ctx, ip) {
+		_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\n\r\nno node of this host at "+ip.String()+"\n")
+		c.Close()
+		return
+	}
+	// What the client sent past the preamble is in br; the rest is unlimited.
+	early, _ := br.Peek(br.Buffered())
+	rest := io.MultiReader(bytes.NewReader(append([]byte(nil), early...)), c)
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		c.Close()
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	conn := &addressedConn{Conn: &bufferedConn{Conn: c, r: br}, local: &net.TCPAddr{IP: ip, Port: Port}, remote: c.RemoteAddr()}
+	conn := &addressedConn{Conn: &bufferedConn{Conn: c, r: rest}, local: &net.TCPAddr{IP: ip, Port: Port}, remote: c.RemoteAddr()}
 	select {
 	case s.conns <- conn:
 	case <-ctx.Done():
@@ -178,7 +196,7 @@ func Dial(ctx context.Context, endpoint string, ip net.IP) (net.Conn, error) {
 // bufferedConn reads what its reader buffered before the rest of the connection.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r io.Reader
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -51,7 +51,8 @@ func TestServerTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(nil, nil, certs, ca)
+	node := net.ParseIP("192.168.64.9")
+	s, err := New(nil, nil, func(_ context.Context, ip net.IP) bool { return ip.Equal(node) }, certs, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +86,11 @@ func TestServerTLS(t *testing.T) {
 	}
 	if _, err := get("system:authenticated"); err == nil {
 		t.Error("a client outside system:masters got in")
+	}
+	// Only this host's nodes are served: no certificate is made for another address.
+	if c, err := Dial(ctx, l.Addr().String(), net.ParseIP("10.0.0.1")); err == nil {
+		c.Close()
+		t.Error("a connection for an address that is not this host's node was accepted")
 	}
 }
 

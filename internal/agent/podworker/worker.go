@@ -101,6 +101,9 @@ func (a *Worker) Files(pod *corev1.Pod, ip string) (runtime.PodFiles, error) {
 // Hostname is the pod's hostname.
 func Hostname(pod *corev1.Pod) string { return dns.Hostname(pod) }
 
+// StopProbes ends the probe workers of pod uid.
+func (a *Worker) StopProbes(uid types.UID) { a.probes.Stop(uid, "") }
+
 // Forget drops everything the worker kept for pod uid once its sandbox is
 // gone: probe workers, tokens, volumes.
 func (a *Worker) Forget(uid types.UID) error {

@@ -58,9 +58,11 @@ func Start(ctx context.Context, rc *rest.Config, c Config) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		held.Close() // the next Start (after a restart) takes over
+	started := false
+	defer func() {
+		if !started {
+			held.Close() // failed: let another agent on the machine take over
+		}
 	}()
 	client, err := kubernetes.NewForConfig(rest.CopyConfig(rc))
 	if err != nil {
@@ -107,9 +109,11 @@ func Start(ctx context.Context, rc *rest.Config, c Config) error {
 		f.Start(ctx.Done())
 	}
 	go proxier.SyncLoop()
+	started = true
 	go func() {
 		<-ctx.Done()
 		broadcaster.Shutdown()
+		held.Close() // the next Start (after a restart) takes over
 	}()
 	return nil
 }

@@ -25,7 +25,14 @@ func (r *Runtime) writePodFiles(id string, f runtime.PodFiles) error {
 		return fmt.Errorf("creating %s: %w", r.filesDir(id), err)
 	}
 	for _, pf := range podFiles {
-		if err := os.WriteFile(filepath.Join(r.filesDir(id), pf.name), []byte(data[pf.name]), 0o644); err != nil {
+		path := filepath.Join(r.filesDir(id), pf.name)
+		// Running containers have these bind-mounted: write in place (a rename
+		// would detach them), and only when they change, so no reader sees a
+		// truncated file.
+		if old, err := os.ReadFile(path); err == nil && string(old) == data[pf.name] {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(data[pf.name]), 0o644); err != nil {
 			return fmt.Errorf("writing the sandbox's %s: %w", pf.path, err)
 		}
 	}

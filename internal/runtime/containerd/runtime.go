@@ -36,7 +36,7 @@ const (
 )
 
 func init() {
-	runtime.Register(runtime.Backend{Name: "containerd", Help: "fargo's own containerd and runc (the default)",
+	runtime.Register(runtime.Backend{Name: "containerd", Help: "the default: fargo's own containerd with runc",
 		New: func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) { return Start(ctx, cfg) }})
 }
 

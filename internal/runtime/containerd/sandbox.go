@@ -27,7 +27,8 @@ const cgroupRoot = "/fargo"
 const cfsPeriod = 100_000
 
 // cgroupPath is the sandbox's cgroup: under the host's, so two agents on one
-// machine never share one.
+// machine never share one. The host's cgroup is kept when its last sandbox goes,
+// so a sandbox being created beside a release never loses its parent.
 func (r *Runtime) cgroupPath(id string) string { return cgroupRoot + "/" + r.host + "/" + id }
 
 // CgroupPath is where sandbox id of host is limited to its size, for tests.
@@ -102,7 +103,6 @@ func (r *Runtime) removeSandboxParts(id string) error {
 	if err := removeCgroupTree(filepath.Join("/sys/fs/cgroup/unified", r.cgroupPath(id))); err != nil {
 		errs = append(errs, err)
 	}
-	removeIfEmpty(cgroupRoot + "/" + r.host)
 	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.filesDir(id)} { // names come back with their IPs
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
@@ -146,15 +146,6 @@ func (r *Runtime) sandboxIDs() ([]string, error) {
 		}
 	}
 	return ids, nil
-}
-
-// removeIfEmpty removes cgroup path from every hierarchy where it has no
-// children left (rmdir refuses the others).
-func removeIfEmpty(path string) {
-	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", path))
-	for _, d := range dirs {
-		_ = os.Remove(d)
-	}
 }
 
 // removeCgroupTree removes an empty cgroup directory and its children, deepest
