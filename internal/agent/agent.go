@@ -155,9 +155,6 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	return a, nil
 }
 
-// KubeletEndpoint is where the agent's kubelet API listens.
-func (a *Agent) KubeletEndpoint() string { return a.endpoint }
-
 // serveKubeletAPI listens for the kubelet API and returns its address.
 func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, error) {
 	if a.cfg.CA == nil {

@@ -68,13 +68,6 @@ func (i *CSRIssuer) ForIP(ctx context.Context, ip net.IP) (*tls.Certificate, err
 	return v.(*tls.Certificate), nil
 }
 
-// Forget drops the certificate of a node that is gone.
-func (i *CSRIssuer) Forget(ip net.IP) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	delete(i.certs, ip.String())
-}
-
 func (i *CSRIssuer) request(ctx context.Context, ip net.IP) (*tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
