@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -38,14 +38,11 @@ type Options struct {
 
 // AddFlags registers the host flags on fs; none adds --runtime none.
 func (o *Options) AddFlags(fs *pflag.FlagSet, none string) {
-	var backends []string
-	for _, b := range runtime.Backends() {
-		backends = append(backends, b.Name+" ("+b.Help+")")
-	}
+	help := "sandbox runtime: " + runtime.Describe()
 	if none != "" {
-		backends = append(backends, RuntimeNone+" ("+none+")")
+		help += ", " + RuntimeNone + " (" + none + ")"
 	}
-	fs.StringVar(&o.Runtime, "runtime", "containerd", "sandbox runtime: "+strings.Join(backends, ", "))
+	fs.StringVar(&o.Runtime, "runtime", "containerd", help)
 	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
 	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
 	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
@@ -105,16 +102,12 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 	if _, _, err := net.SplitHostPort(o.KubeletAPIAddress); o.KubeletAPIAddress != "" && err != nil {
 		return cfg, fmt.Errorf("--kubelet-api-address %q: want host:port, e.g. 0.0.0.0:10250: %w", o.KubeletAPIAddress, err)
 	}
-	var known []string
-	for _, b := range runtime.Backends() {
-		known = append(known, b.Name+" ("+b.Help+")")
-	}
-	if !slices.ContainsFunc(runtime.Backends(), func(b runtime.Backend) bool { return b.Name == o.Runtime }) {
-		return cfg, fmt.Errorf("--runtime %q: unknown runtime; use %s or %s (no agent on this machine)", o.Runtime, strings.Join(known, ", "), RuntimeNone)
-	}
 	rt, err := runtime.New(ctx, o.Runtime, runtime.Config{Dir: filepath.Join(dataDir, o.Runtime), LogFile: filepath.Join(logDir, o.Runtime+".log"),
 		Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries})
 	if err != nil {
+		if errors.Is(err, runtime.ErrUnknown) {
+			return cfg, fmt.Errorf("--runtime %q: %w, or %s (no agent on this machine)", o.Runtime, err, RuntimeNone)
+		}
 		return cfg, fmt.Errorf("--runtime %s: %w", o.Runtime, err)
 	}
 	cfg.Runtime = rt

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,17 +58,26 @@ func Backends() []Backend {
 	return out
 }
 
+// ErrUnknown is returned by New for a name no backend registered.
+var ErrUnknown = errors.New("unknown runtime")
+
+// Describe lists the registered backends as "name (help)", for flag help and
+// errors.
+func Describe() string {
+	var out []string
+	for _, b := range Backends() {
+		out = append(out, b.Name+" ("+b.Help+")")
+	}
+	return strings.Join(out, ", ")
+}
+
 // New starts the backend called name.
 func New(ctx context.Context, name string, cfg Config) (Runtime, error) {
 	registryMu.Lock()
 	b, ok := registry[name]
 	registryMu.Unlock()
 	if !ok {
-		var known []string
-		for _, b := range Backends() {
-			known = append(known, b.Name)
-		}
-		return nil, fmt.Errorf("unknown runtime %q; use one of: %s", name, strings.Join(known, ", "))
+		return nil, fmt.Errorf("%w; use %s", ErrUnknown, Describe())
 	}
 	rt, err := b.New(ctx, cfg)
 	if err != nil {

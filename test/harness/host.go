@@ -70,6 +70,9 @@ func (s *Server) RunTestHostWith(h TestHost) {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	c := s.CRClient()
 	s.t.Cleanup(func() {
+		if s.t.Failed() {
+			s.t.Logf("fargo agent %s output:\n%s", h.Name, out.String())
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:

@@ -18,7 +18,7 @@ func (r *Reconciler) ready(sb *v1alpha1.Sandbox) {
 
 // notReady marks the sandbox not Ready because an earlier step failed.
 func (r *Reconciler) notReady(sb *v1alpha1.Sandbox, reason string) {
-	if condition := done(sb, v1alpha1.SandboxReady); condition {
+	if done(sb, v1alpha1.SandboxReady) {
 		r.setCondition(sb, v1alpha1.SandboxReady, false, reason, "an earlier step failed; see its condition")
 	}
 }

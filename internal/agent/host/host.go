@@ -31,23 +31,40 @@ type Heartbeat struct {
 	Beats []func(context.Context) error
 }
 
-// Start beats until ctx ends (a controller-runtime Runnable).
+// Start beats until ctx ends (a controller-runtime Runnable). The Host's own
+// heartbeat runs apart from the Beats, so renewing hundreds of leases on a busy
+// machine never makes the host look silent to the scheduler.
 func (h *Heartbeat) Start(ctx context.Context) error {
 	log := klog.FromContext(ctx).WithValues("host", h.Name)
-	tick := h.Clock.NewTicker(h.Every)
-	defer tick.Stop()
-	for {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.every(ctx, func() {
+			for _, beat := range h.Beats {
+				if err := beat(ctx); err != nil {
+					log.Error(err, "heartbeat work failed")
+				}
+			}
+		})
+	}()
+	h.every(ctx, func() {
 		if err := h.Register(ctx); err != nil {
 			log.Error(err, "host heartbeat failed")
 		}
-		for _, beat := range h.Beats {
-			if err := beat(ctx); err != nil {
-				log.Error(err, "heartbeat work failed")
-			}
-		}
+	})
+	<-done
+	return nil
+}
+
+// every runs f now and then once per period until ctx ends.
+func (h *Heartbeat) every(ctx context.Context, f func()) {
+	tick := h.Clock.NewTicker(h.Every)
+	defer tick.Stop()
+	for {
+		f()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C():
 		}
 	}
