@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e bench-controlplane bench-scheduler bench-sizing bench-density bench-startup generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup generate clean
 all: build
 
 deps:
@@ -49,10 +49,24 @@ run: build
 
 test: test-unit test-integration test-e2e
 
-# Unit: pure, no root, no processes.
+# Unit: pure, no root, no processes; every fuzz target's seeds (testdata/fuzz) run
+# as tests, and the light targets fuzz briefly.
 test-unit: deps
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s FUZZ_TARGETS="$(FUZZ_LIGHT)"
+
+# Fuzzing with Go's native fuzzer: `make fuzz` runs each target for FUZZTIME; new
+# failing inputs land in the package's testdata/fuzz, to be kept as seeds.
+FUZZTIME ?= 1m
+FUZZ_LIGHT := internal/eksapi/sigv4:FuzzParse internal/eksapi/sigv4:FuzzCanonicalQuery \
+	internal/clusterconfig:FuzzParse internal/profile:FuzzWildcard internal/profile:FuzzSelect
+FUZZ_TARGETS ?= $(FUZZ_LIGHT) internal/profile:FuzzValidate internal/sizing:FuzzForPod internal/eksapi:FuzzRequests
+fuzz: deps
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ >/tmp/fargo-fuzz.log 2>&1 || { cat /tmp/fargo-fuzz.log; exit 1; }; \
+	done
 
 # Integration: the built bin/fargo started as a process on free ports.
 test-integration: build bin/etcd

@@ -29,6 +29,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
 	"github.com/fargo-dev/fargo/internal/agent/podworker"
 	"github.com/fargo-dev/fargo/internal/agent/podworker/dns"
+	"github.com/fargo-dev/fargo/internal/datadir"
 	"github.com/fargo-dev/fargo/internal/network/cni"
 	"github.com/fargo-dev/fargo/internal/network/names"
 	"github.com/fargo-dev/fargo/internal/network/proxy"
@@ -97,6 +98,12 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	// Pods' volumes hold their secrets and service-account tokens.
+	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "pods")} {
+		if err := datadir.Ensure(d); err != nil {
+			return nil, err
+		}
 	}
 	caps := cfg.Runtime.Capabilities()
 	var network fargate.Network = noNetwork{}

@@ -68,7 +68,7 @@ type Cluster struct {
 // Config resolves the flags into an agent configuration with its runtime; the
 // containerd runtime starts fargo's containerd under dataDir, logging to logDir.
 // The caller closes cfg.Runtime.
-func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string) (Config, error) {
+func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string, warn func(error)) (Config, error) {
 	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir, ClusterDNS: cluster.DNS,
 		VPC: cluster.VPC, CA: cluster.CA, KubeletAPIAddress: o.KubeletAPIAddress}
 	if cfg.HostName == "" {
@@ -103,7 +103,7 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 		return cfg, fmt.Errorf("--kubelet-api-address %q: want host:port, e.g. 0.0.0.0:10250: %w", o.KubeletAPIAddress, err)
 	}
 	rt, err := runtime.New(ctx, o.Runtime, runtime.Config{Dir: filepath.Join(dataDir, o.Runtime), LogFile: filepath.Join(logDir, o.Runtime+".log"),
-		Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries})
+		Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries, Warn: warn})
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnknown) {
 			return cfg, fmt.Errorf("--runtime %q: %w, or %s (no agent on this machine)", o.Runtime, err, RuntimeNone)

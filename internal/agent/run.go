@@ -57,7 +57,8 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 		return fmt.Errorf("creating data dir %s: %w", dataDir, err)
 	}
 	cluster := Cluster{Region: info.Data["region"], VPC: vpc, DNS: net.ParseIP(info.Data["clusterDNS"]).To4(), CA: ca}
-	ac, err := o.Config(ctx, cluster, kubeletVersion, dataDir, logDir)
+	warn := func(err error) { fmt.Fprintf(out, "warning: %v\n", err) }
+	ac, err := o.Config(ctx, cluster, kubeletVersion, dataDir, logDir, warn)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,6 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 	progress := func(component, detail string) {
 		fmt.Fprintf(out, "[%6.2fs] %-24s ready  %s\n", time.Since(start).Seconds(), component, detail)
 	}
-	warn := func(err error) { fmt.Fprintf(out, "warning: %v\n", err) }
 	if _, err := Start(ctx, ac, rc, mgr, progress, warn); err != nil {
 		return err
 	}

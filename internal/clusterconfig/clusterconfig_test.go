@@ -1,10 +1,12 @@
 package clusterconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSeedConfigLoads(t *testing.T) {
@@ -97,6 +99,10 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		{"bad label", header + "managedNodeGroups:\n  - name: ng\n    labels: { \"bad key!\": v }\n", []string{"managedNodeGroups[0].labels.bad key!"}},
 		{"profile without selector", header + "fargateProfiles:\n  - name: fp\n", []string{"fargateProfiles[0].selectors", "at least one selector"}},
 		{"profile selector without namespace", header + "fargateProfiles:\n  - name: fp\n    selectors:\n      - labels: { a: b }\n", []string{"fargateProfiles[0].selectors[0].namespace: missing"}},
+		{"profile with a reserved name", header + "fargateProfiles:\n  - name: eks-x\n    selectors: [{ namespace: a }]\n", []string{"x.yaml:7: fargateProfiles[0]", "the prefix \"eks-\" is reserved"}},
+		{"profile with a bad role", header + "fargateProfiles:\n  - name: fp\n    podExecutionRoleARN: arn:aws:iam::1:user/x\n    selectors: [{ namespace: a }]\n", []string{"x.yaml:7: fargateProfiles[0]", "is not an IAM role ARN"}},
+		{"profile with too many labels", header + "fargateProfiles:\n  - name: fp\n    selectors: [{ namespace: a, labels: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6} }]\n", []string{"x.yaml:7: fargateProfiles[0]"}},
+		{"profile on a public subnet", header + "vpc:\n  subnets:\n    public:\n      a: { id: subnet-pub, cidr: 192.168.0.0/24 }\n    private:\n      b: { id: subnet-priv, cidr: 192.168.1.0/24 }\nfargateProfiles:\n  - name: fp\n    selectors: [{ namespace: a }]\n    subnets: [subnet-pub]\n", []string{"x.yaml:13: fargateProfiles[0]", "is not a private subnet"}},
 		{"IPv6", header + "kubernetesNetworkConfig:\n  ipFamily: IPv6\n", []string{"fargo clusters are IPv4"}},
 		{"two documents", header + "---\n" + header, []string{"only one YAML document"}},
 		{"empty", "", []string{"the file is empty"}},
@@ -173,5 +179,54 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+// A document of nested aliases is checked in the time of its size, and one unknown
+// field repeated through aliases is reported once.
+func TestAliasesCheckedOnce(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header + "managedNodeGroups:\n  - &a0 { name: ng, bogus: 1 }\n")
+	for i := 1; i <= 8; i++ {
+		b.WriteString(fmt.Sprintf("  - &a%d [", i))
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(fmt.Sprintf("*a%d", i-1))
+		}
+		b.WriteString("]\n")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Parse("x.yaml", []byte(b.String()), Overrides{}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		if n := strings.Count(err.Error(), "\n") + 1; n > maxErrors+1 {
+			t.Errorf("%d error lines, want at most %d", n, maxErrors+1)
+		}
+		if !strings.Contains(err.Error(), "x.yaml:7: managedNodeGroups[0].bogus: unknown field") {
+			t.Errorf("error does not name the field: %.500s", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an aliased document of 1 KiB is still being checked after 10 s")
+	}
+}
+
+func TestErrorsCappedAndDeduplicated(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header + "managedNodeGroups:\n")
+	for i := 0; i < 50; i++ {
+		b.WriteString(fmt.Sprintf("  - { name: ng%d, bogus: 1 }\n", i))
+	}
+	_, err := Parse("x.yaml", []byte(b.String()), Overrides{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxErrors+1 || !strings.Contains(lines[maxErrors], "and 30 more problems") {
+		t.Errorf("%d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }

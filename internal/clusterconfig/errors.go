@@ -53,7 +53,12 @@ type errorList struct {
 	file string
 	root *yaml.Node
 	errs []*FieldError
+	// checked are the nodes the known-field check has walked.
+	checked map[checked]bool
 }
+
+// maxErrors is how many problems are reported; the rest are counted.
+const maxErrors = 20
 
 func (l *errorList) add(p fieldPath, format string, args ...any) {
 	l.errs = append(l.errs, &FieldError{File: l.file, Line: lineOf(l.root, p), Field: p.String(), Msg: fmt.Sprintf(format, args...)})
@@ -64,9 +69,22 @@ func (l *errorList) err() error {
 		return nil
 	}
 	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
-	out := make([]error, len(l.errs))
-	for i, e := range l.errs {
-		out[i] = e
+	var out []error
+	seen := map[FieldError]bool{}
+	more := 0
+	for _, e := range l.errs {
+		if seen[*e] {
+			continue
+		}
+		seen[*e] = true
+		if len(out) == maxErrors {
+			more++
+			continue
+		}
+		out = append(out, e)
+	}
+	if more > 0 {
+		out = append(out, fmt.Errorf("... and %d more problems; fix the ones above first", more))
 	}
 	return errors.Join(out...)
 }

@@ -10,6 +10,14 @@ import (
 
 var yamlNodeType = reflect.TypeOf(yaml.Node{})
 
+// checked is a node already walked as a type: an anchored node is checked once,
+// however many aliases point at it, so a document of nested aliases ("billion
+// laughs") costs its size, not its expansion.
+type checked struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
 // checkKnownFields walks the document beside the Go type it decodes into and reports
 // every mapping key the type has no field for, with its path, line and the keys
 // that are allowed there. yaml's own KnownFields reports Go type names instead.
@@ -17,14 +25,21 @@ func checkKnownFields(l *errorList, n *yaml.Node, t reflect.Type, p fieldPath) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if l.checked == nil {
+		l.checked = map[checked]bool{}
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil || l.checked[checked{n.Alias, t}] {
+			return
+		}
+		n = n.Alias
+	}
+	l.checked[checked{n, t}] = true
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
 			checkKnownFields(l, c, t, p)
 		}
 		return
-	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
 	}
 	if t == yamlNodeType {
 		return

@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/fargo-dev/fargo/internal/profile"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
 var (
@@ -191,6 +194,7 @@ func (c *Cluster) validateFargateProfiles(l *errorList) {
 	names := map[string]bool{}
 	for i, fp := range c.FargateProfiles {
 		p := fieldPath{"fargateProfiles"}.index(i)
+		before := len(l.errs)
 		if fp.Name == "" {
 			l.add(p.key("name"), "missing: every Fargate profile needs a name")
 		} else if names[fp.Name] {
@@ -206,10 +210,36 @@ func (c *Cluster) validateFargateProfiles(l *errorList) {
 			}
 		}
 		for j, s := range fp.Subnets {
-			if c.subnet(s) == nil {
+			if ref := c.subnet(s); ref == nil {
 				l.add(p.key("subnets").index(j), "%q is not a subnet id under vpc.subnets", s)
+			} else {
+				c.FargateProfiles[i].Subnets[j] = ref.ID // a zone key names its subnet
 			}
 		}
+		if len(l.errs) == before {
+			// The rules the EKS API applies, so a bad profile stops the start here,
+			// with its line, rather than after the control plane is up.
+			c.validateProfileRules(l, p, c.FargateProfiles[i])
+		}
+	}
+	if max := c.Fargo.Limits.ProfilesPerCluster; max > 0 && len(c.FargateProfiles) > max {
+		l.add(fieldPath{"fargateProfiles"}, "%d profiles, more than the %d a cluster may have (fargo.limits.fargateProfilesPerCluster)", len(c.FargateProfiles), max)
+	}
+}
+
+func (c *Cluster) validateProfileRules(l *errorList, p fieldPath, fp FargateProfile) {
+	subnets := map[string]bool{}
+	for _, s := range c.Subnets() {
+		subnets[s.ID] = s.Private
+	}
+	pc := profile.Cluster{Name: c.Metadata.Name, Region: c.Metadata.Region, AccountID: "000000000000", Subnets: subnets, Limits: c.Fargo.Limits}
+	spec := v1alpha1.FargateProfileSpec{PodExecutionRoleArn: fp.PodExecutionRoleARN, Subnets: fp.Subnets, Tags: fp.Tags}
+	for _, s := range fp.Selectors {
+		spec.Selectors = append(spec.Selectors, v1alpha1.FargateProfileSelector{Namespace: s.Namespace, Labels: s.Labels})
+	}
+	profile.Default(&spec, pc)
+	if perr := profile.Validate(fp.Name, &spec, pc); perr != nil {
+		l.add(p, "%s", perr.Message)
 	}
 }
 

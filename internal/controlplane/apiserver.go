@@ -51,11 +51,18 @@ func apiServerArgs(c *Config, cs *certs, etcdServers []string, advertise net.IP)
 		// kubernetes service endpoint (Endpoints refuse loopback addresses).
 		args = append(args, "--endpoint-reconciler-type=none")
 	}
-	if c.EtcdCAFile != "" {
-		args = append(args, "--etcd-cafile="+c.EtcdCAFile)
-	}
-	if c.EtcdCertFile != "" {
-		args = append(args, "--etcd-certfile="+c.EtcdCertFile, "--etcd-keyfile="+c.EtcdKeyFile)
+	switch {
+	case len(c.EtcdServers) == 0:
+		args = append(args, "--etcd-cafile="+cs.EtcdCA.CertFile,
+			"--etcd-certfile="+cs.EtcdClient.CertFile, "--etcd-keyfile="+cs.EtcdClient.KeyFile)
+	default:
+		// An external etcd keeps the flags it was given.
+		if c.EtcdCAFile != "" {
+			args = append(args, "--etcd-cafile="+c.EtcdCAFile)
+		}
+		if c.EtcdCertFile != "" {
+			args = append(args, "--etcd-certfile="+c.EtcdCertFile, "--etcd-keyfile="+c.EtcdKeyFile)
+		}
 	}
 	return args
 }

@@ -21,6 +21,11 @@ type certs struct {
 	FrontProxyClient *keyPair
 	// Webhook serves fargo's admission webhooks to the apiserver on loopback.
 	Webhook *keyPair
+	// EtcdCA is etcd's own CA, apart from the cluster CA, so that no certificate the
+	// cluster signs (users, nodes, CSRs) is accepted by etcd.
+	EtcdCA *keyPair
+	// EtcdServer and EtcdPeer serve the embedded etcd; EtcdClient is the apiserver's.
+	EtcdServer, EtcdPeer, EtcdClient *keyPair
 	// ServiceAccountKey signs service-account tokens; the apiserver verifies with it too.
 	ServiceAccountKey string
 }
@@ -72,8 +77,35 @@ func ensureCerts(c *Config, advertise net.IP) (*certs, error) {
 	if out.FrontProxyClient, err = ensureLeaf(dir, out.FrontProxyCA, leafSpec{Name: "front-proxy-client", CommonName: "front-proxy-client", Usages: client}); err != nil {
 		return nil, err
 	}
+	if err := ensureEtcdCerts(dir, out); err != nil {
+		return nil, err
+	}
 	if out.ServiceAccountKey, err = ensureSigningKey(dir, "service-account"); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ensureEtcdCerts issues the embedded etcd's certificates. etcd listens on loopback
+// only and requires a client certificate from its CA on both the client and peer URLs.
+func ensureEtcdCerts(dir string, out *certs) (err error) {
+	if out.EtcdCA, err = ensureCA(dir, "etcd-ca", "fargo-etcd-ca"); err != nil {
+		return err
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	both := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	specs := []struct {
+		into **keyPair
+		spec leafSpec
+	}{
+		{&out.EtcdServer, leafSpec{Name: "etcd-server", CommonName: "fargo-etcd", DNSNames: []string{"localhost"}, IPs: loopback, Usages: both}},
+		{&out.EtcdPeer, leafSpec{Name: "etcd-peer", CommonName: "fargo-etcd-peer", DNSNames: []string{"localhost"}, IPs: loopback, Usages: both}},
+		{&out.EtcdClient, leafSpec{Name: "apiserver-etcd-client", CommonName: "kube-apiserver-etcd-client", Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}},
+	}
+	for _, s := range specs {
+		if *s.into, err = ensureLeaf(dir, out.EtcdCA, s.spec); err != nil {
+			return err
+		}
+	}
+	return nil
 }

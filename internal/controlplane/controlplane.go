@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+
+	"github.com/fargo-dev/fargo/internal/datadir"
 )
 
 // readyTimeout bounds how long start-up waits for any one component.
@@ -61,14 +62,17 @@ type ControlPlane struct {
 // kube-controller-manager, kube-scheduler), returning once all are ready.
 func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane, err error) {
 	for _, d := range []string{cfg.DataDir, cfg.credsDir(), cfg.LogDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", d, err)
+		if err := datadir.Ensure(d); err != nil {
+			return nil, err
 		}
 	}
 	advertise := advertiseAddress(cfg)
 	cs, err := ensureCerts(cfg, advertise)
 	if err != nil {
 		return nil, fmt.Errorf("preparing certificates in %s: %w", cfg.pkiDir(), err)
+	}
+	if err := datadir.Private(filepath.Join(cfg.pkiDir(), "*.key"), filepath.Join(cfg.credsDir(), "*")); err != nil {
+		return nil, err
 	}
 	server := "https://" + net.JoinHostPort(cfg.clientHost(), strconv.Itoa(cfg.APIPort))
 	kubeconfigs := map[string]*keyPair{
@@ -104,7 +108,7 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 
 	etcdServers := cfg.EtcdServers
 	if len(etcdServers) == 0 {
-		if cp.etcd, err = startEmbeddedEtcd(cfg); err != nil {
+		if cp.etcd, err = startEmbeddedEtcd(cfg, cs); err != nil {
 			return nil, err
 		}
 		etcdServers = []string{cp.etcd.clientURL}

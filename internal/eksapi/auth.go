@@ -1,17 +1,14 @@
 package eksapi
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"strings"
+	"regexp"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/fargo-dev/fargo/internal/eksapi/sigv4"
 )
 
 // signingName is the SigV4 service name of EKS.
@@ -20,85 +17,94 @@ const signingName = "eks"
 // maxSkew is how far a request's signing time may be from now, as AWS allows.
 const maxSkew = 15 * time.Minute
 
-// authorization is a parsed SigV4 Authorization header.
-type authorization struct {
-	AccessKeyID, Date, Region, Service string
-	SignedHeaders                      []string
-	Signature                          string
+var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func signatureMismatch() *apiError {
+	return &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 }
 
-func parseAuthorization(h string) (*authorization, bool) {
-	rest, ok := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
-	if !ok {
-		return nil, false
+// authenticate checks the signature and returns the body. Everything that does
+// not need the body (header, key, scope, time, declared length) is checked before a
+// byte of it is read, and so is the signature itself when the client declares the
+// payload hash in X-Amz-Content-Sha256.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	a, secret, aerr := s.checkHeader(r)
+	if aerr != nil {
+		return nil, aerr
 	}
-	a := &authorization{}
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			f := strings.Split(v, "/")
-			if len(f) != 5 || f[4] != "aws4_request" {
-				return nil, false
-			}
-			a.AccessKeyID, a.Date, a.Region, a.Service = f[0], f[1], f[2], f[3]
-		case "SignedHeaders":
-			a.SignedHeaders = strings.Split(v, ";")
-		case "Signature":
-			a.Signature = v
+	if r.ContentLength > maxBody {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "InvalidRequestException", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)}
+	}
+	declared := r.Header.Get("X-Amz-Content-Sha256")
+	switch {
+	case declared == sigv4.UnsignedPayload:
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "InvalidSignatureException", Message: "UNSIGNED-PAYLOAD is not accepted by Amazon EKS; sign the request body."}
+	case declared != "" && !hexSHA256.MatchString(declared):
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "InvalidSignatureException", Message: "x-amz-content-sha256 must be the lower-case hex SHA-256 of the body."}
+	case declared != "" && !a.Verify(r, secret, declared):
+		return nil, signatureMismatch()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "InvalidRequestException", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)}
 		}
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "InvalidRequestException", Message: "The request body could not be read: " + err.Error()}
 	}
-	return a, a.AccessKeyID != "" && a.Signature != "" && len(a.SignedHeaders) > 0
+	sum := sigv4.HashHex(body)
+	switch {
+	case declared != "" && declared != sum:
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "InvalidSignatureException", Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
+	case declared == "" && !a.Verify(r, secret, sum):
+		return nil, signatureMismatch()
+	}
+	return body, nil
 }
 
-// verify checks the request's SigV4 signature by signing an equivalent request
-// with the AWS SDK's own signer and comparing, so the canonicalisation is exactly
-// the one clients use. body is the request body, already read.
-func (s *Server) verify(ctx context.Context, r *http.Request, body []byte) *apiError {
+// checkHeader validates the Authorization header, the key, the scope and the time.
+func (s *Server) checkHeader(r *http.Request) (*sigv4.Authorization, string, *apiError) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return &apiError{Status: http.StatusForbidden, Type: "MissingAuthenticationTokenException", Message: "Missing Authentication Token"}
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "MissingAuthenticationTokenException", Message: "Missing Authentication Token"}
 	}
-	a, ok := parseAuthorization(header)
-	if !ok {
-		return &apiError{Status: http.StatusBadRequest, Type: "IncompleteSignatureException", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters (AWS4-HMAC-SHA256)."}
+	a, err := sigv4.Parse(header)
+	if err != nil {
+		return nil, "", &apiError{Status: http.StatusBadRequest, Type: "IncompleteSignatureException",
+			Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters (AWS4-HMAC-SHA256): " + err.Error()}
+	}
+	for _, h := range []struct{ name, shown string }{{"host", "Host"}, {"x-amz-date", "X-Amz-Date"}} {
+		if !a.Signs(h.name) {
+			return nil, "", &apiError{Status: http.StatusBadRequest, Type: "IncompleteSignatureException",
+				Message: fmt.Sprintf("'%s' must be a 'SignedHeader' in the AWS Authorization.", h.shown)}
+		}
 	}
 	secret, ok := s.creds.secretFor(a.AccessKeyID)
 	if !ok {
-		return &apiError{Status: http.StatusForbidden, Type: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
 	}
 	if a.Service != signingName || a.Region != s.cluster.Region {
-		return &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
 			Message: fmt.Sprintf("Credential should be scoped to a valid region and service (%s/%s), not '%s/%s'.", s.cluster.Region, signingName, a.Region, a.Service)}
 	}
-	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	amzDate := r.Header.Get("X-Amz-Date")
+	when, err := sigv4.ParseTime(amzDate)
 	if err != nil {
-		return &apiError{Status: http.StatusBadRequest, Type: "IncompleteSignatureException", Message: "Missing or invalid X-Amz-Date header."}
+		return nil, "", &apiError{Status: http.StatusBadRequest, Type: "IncompleteSignatureException", Message: "Missing or invalid X-Amz-Date header; it must be YYYYMMDD'T'HHMMSS'Z'."}
 	}
-	if d := time.Since(when); d > maxSkew || d < -maxSkew {
-		return &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException", Message: fmt.Sprintf("Signature expired: %s is now earlier or later than %s +/- 15 min.", when.Format("20060102T150405Z"), time.Now().UTC().Format("20060102T150405Z"))}
+	if day := when.Format("20060102"); day != a.Date {
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+			Message: fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, day, amzDate)}
 	}
-
-	clone, err := http.NewRequestWithContext(ctx, r.Method, "https://"+r.Host+r.URL.RequestURI(), nil)
-	if err != nil {
-		return &apiError{Status: http.StatusBadRequest, Type: "InvalidSignatureException", Message: "Malformed request URI."}
+	now := s.now().UTC()
+	switch f := sigv4.TimeFormat; {
+	case now.Sub(when) > maxSkew:
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+			Message: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", amzDate, now.Add(-maxSkew).Format(f), now.Format(f))}
+	case when.Sub(now) > maxSkew:
+		return nil, "", &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+			Message: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", amzDate, now.Add(maxSkew).Format(f), now.Format(f))}
 	}
-	clone.Host = r.Host
-	for _, h := range a.SignedHeaders {
-		if h != "host" && h != "x-amz-date" && h != "content-length" {
-			clone.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
-		}
-	}
-	clone.ContentLength = int64(len(body))
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, clone, hex.EncodeToString(sum[:]), signingName, a.Region, when); err != nil {
-		return &apiError{Status: http.StatusInternalServerError, Type: "ServerException", Message: "verifying signature: " + err.Error()}
-	}
-	want, _ := parseAuthorization(clone.Header.Get("Authorization"))
-	if want == nil || subtle.ConstantTimeCompare([]byte(want.Signature), []byte(a.Signature)) != 1 {
-		return &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
-			Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
-	}
-	return nil
+	return a, secret, nil
 }

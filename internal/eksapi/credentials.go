@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/fargo-dev/fargo/internal/datadir"
 )
 
 // credentialsProfile is the section name in the shared-credentials file fargo writes.
@@ -32,11 +34,14 @@ type Keys struct {
 func EnsureCredentials(path string, given Keys) (Keys, error) {
 	if given.AccessKeyID != "" || given.SecretAccessKey != "" {
 		if given.AccessKeyID == "" || given.SecretAccessKey == "" {
-			return Keys{}, errors.New("give both --eks-access-key-id and --eks-secret-access-key, or neither")
+			return Keys{}, errors.New("give both --eks-access-key-id and its secret (--eks-secret-access-key-file or FARGO_EKS_SECRET_ACCESS_KEY), or neither")
 		}
 		return given, nil
 	}
 	if data, err := os.ReadFile(path); err == nil {
+		if err := datadir.Private(path); err != nil {
+			return Keys{}, err
+		}
 		k := parseCredentials(string(data))
 		if k.AccessKeyID != "" && k.SecretAccessKey != "" {
 			return k, nil

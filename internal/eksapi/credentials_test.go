@@ -31,15 +31,3 @@ func TestEnsureCredentialsGeneratesOnceThenReuses(t *testing.T) {
 		t.Error("an id without a secret was accepted")
 	}
 }
-
-func TestParseAuthorization(t *testing.T) {
-	a, ok := parseAuthorization("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-west-2/eks/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=abc123")
-	if !ok || a.AccessKeyID != "AKID" || a.Region != "us-west-2" || a.Service != "eks" || len(a.SignedHeaders) != 3 || a.Signature != "abc123" {
-		t.Errorf("parsed %+v ok=%v", a, ok)
-	}
-	for _, bad := range []string{"", "Basic xyz", "AWS4-HMAC-SHA256 Credential=AKID/x/aws4_request, SignedHeaders=host, Signature=a", "AWS4-HMAC-SHA256 Credential=AKID/20261123/r/eks/aws4_request"} {
-		if _, ok := parseAuthorization(bad); ok {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-}

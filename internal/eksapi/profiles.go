@@ -16,6 +16,9 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
+// maxTokenLen bounds clientRequestToken (the SDKs send a 36-character UUID).
+const maxTokenLen = 64
+
 func (s *Server) createProfile(ctx context.Context, r *http.Request) (any, *apiError) {
 	req := createRequest{}
 	if aerr := decode(r, &req); aerr != nil {
@@ -30,6 +33,9 @@ func (s *Server) createProfile(ctx context.Context, r *http.Request) (any, *apiE
 	}
 	if req.PodExecutionRoleArn == "" {
 		return nil, invalidParameter("podExecutionRoleArn is required", s.cluster.Name)
+	}
+	if n := len(req.ClientRequestToken); n > maxTokenLen {
+		return nil, invalidParameter(fmt.Sprintf("clientRequestToken is %d characters long; at most %d are allowed", n, maxTokenLen), s.cluster.Name)
 	}
 	profile.Default(&p.Spec, s.cluster)
 	if perr := profile.Validate(name, &p.Spec, s.cluster); perr != nil {
@@ -123,6 +129,9 @@ func (s *Server) listProfiles(ctx context.Context, r *http.Request) (any, *apiEr
 }
 
 func (s *Server) get(ctx context.Context, name string) (*v1alpha1.FargateProfile, *apiError) {
+	if !profile.ValidName(name) {
+		return nil, s.notFound(name) // no profile can have it: not a question for the API server
+	}
 	p := &v1alpha1.FargateProfile{}
 	if err := s.client.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
 		if apierrors.IsNotFound(err) {

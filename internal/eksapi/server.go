@@ -11,10 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -51,12 +55,13 @@ type Server struct {
 	creds   credentials
 	client  client.Client
 	mux     *http.ServeMux
+	now     func() time.Time
 }
 
 // New builds the handler.
 func New(cfg Config) *Server {
 	s := &Server{cluster: cfg.Cluster, desc: cfg.Description, client: cfg.Client,
-		creds: credentials{keys: map[string]string{cfg.Keys.AccessKeyID: cfg.Keys.SecretAccessKey}}, mux: http.NewServeMux()}
+		creds: credentials{keys: map[string]string{cfg.Keys.AccessKeyID: cfg.Keys.SecretAccessKey}}, mux: http.NewServeMux(), now: time.Now}
 	s.mux.HandleFunc("POST /clusters/{name}/fargate-profiles", s.clusterScoped(s.createProfile))
 	s.mux.HandleFunc("GET /clusters/{name}/fargate-profiles", s.clusterScoped(s.listProfiles))
 	s.mux.HandleFunc("GET /clusters/{name}/fargate-profiles/{profile}", s.clusterScoped(s.describeProfile))
@@ -70,19 +75,45 @@ func New(cfg Config) *Server {
 
 // ServeHTTP authenticates every request before routing it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		(&apiError{Status: http.StatusBadRequest, Type: "InvalidRequestException", Message: "request body unreadable or larger than 1 MiB"}).write(w)
-		return
-	}
-	if aerr := s.verify(r.Context(), r, body); aerr != nil {
+	body, aerr := s.authenticate(w, r)
+	if aerr != nil {
+		// Hang up rather than read an unauthenticated body to keep the connection.
+		w.Header().Set("Connection", "close")
 		klog.V(2).InfoS("EKS API request refused", "method", r.Method, "path", r.URL.Path, "error", aerr.Type)
 		aerr.write(w)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unrouted(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// unrouted answers a path or method the API does not have, as an EKS error.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	probe := &statusProbe{header: http.Header{}}
+	s.mux.ServeHTTP(probe, r)
+	if probe.code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		(&apiError{Status: http.StatusMethodNotAllowed, Type: "MethodNotAllowedException",
+			Message: fmt.Sprintf("%s is not supported for %s.", r.Method, r.URL.Path)}).write(w)
+		return
+	}
+	(&apiError{Status: http.StatusNotFound, Type: "UnknownOperationException",
+		Message: fmt.Sprintf("No EKS operation at %s %s; fargo serves the Fargate profile, tag and DescribeCluster operations.", r.Method, r.URL.Path)}).write(w)
+}
+
+// statusProbe keeps what the mux would answer for an unrouted request.
+type statusProbe struct {
+	header http.Header
+	code   int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.code = code }
 
 // handlerFunc handles one operation, returning the response body or an error.
 type handlerFunc func(ctx context.Context, r *http.Request) (any, *apiError)
@@ -111,16 +142,76 @@ func (s *Server) clusterScoped(h handlerFunc) http.HandlerFunc {
 	})
 }
 
+// decode reads the body strictly, as AWS does: unknown fields, trailing data and
+// wrong types are refused, in the API's terms rather than Go's.
 func decode(r *http.Request, into any) *apiError {
-	if err := json.NewDecoder(r.Body).Decode(into); err != nil && !errors.Is(err, io.EOF) {
-		return &apiError{Status: http.StatusBadRequest, Type: "InvalidRequestException", Message: "request body is not valid JSON: " + err.Error()}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(into)
+	if errors.Is(err, io.EOF) {
+		return nil // no body: every member is optional to the decoder
 	}
-	return nil
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	} else if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	return &apiError{Status: http.StatusBadRequest, Type: "BadRequestException", Message: jsonMessage(err)}
 }
 
-// Serve serves the API over TLS on addr until ctx ends.
+// jsonMessage explains a decoding error without naming Go types.
+func jsonMessage(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return fmt.Sprintf("The request body must be a JSON object, not a %s.", typeErr.Value)
+		}
+		return fmt.Sprintf("Invalid type for member %s: got a JSON %s, expected %s.", field, typeErr.Value, jsonKind(typeErr.Type.Kind()))
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("The request body is not valid JSON (at byte %d).", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Sprintf("Unknown member %s in the request body.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "The request body ends in the middle of the JSON object."
+	}
+	return "The request body is not a valid JSON object: " + err.Error()
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// Limits on connections, so that slow or idle clients cannot hold the API: a
+// request (TLS handshake, headers and body) must arrive within ReadTimeout.
+var (
+	ReadTimeout    = 20 * time.Second
+	maxConnections = 256
+)
+
+// Serve serves the API over TLS on l until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener, certFile, keyFile string) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	l = netutil.LimitListener(l, maxConnections)
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: ReadTimeout,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)

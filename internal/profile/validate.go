@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -27,6 +28,7 @@ const (
 	maxTags        = 50
 	maxTagKeyLen   = 128
 	maxTagValueLen = 256
+	maxARNLen      = 2048
 )
 
 // Cluster is what the rules need to know about the cluster.
@@ -72,10 +74,17 @@ var (
 	// Profile names are Kubernetes object names too, so EKS's [A-Za-z0-9_-]{1,100}
 	// narrows to DNS labels.
 	nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	roleRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/(.+)$`)
+	// IAM role names are 1 to 64 of [\w+=,.@-]; ARNs at most 2048 characters.
+	roleRE     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/(.+)$`)
+	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	// Tag keys and values: letters, digits and spaces in UTF-8, and + - = . _ : / @.
+	tagRE = regexp.MustCompile(`^[\p{L}\p{N} +\-=._:/@]*$`)
 	// Namespaces are DNS labels; * and ? may stand anywhere.
 	namespaceRE = regexp.MustCompile(`^[a-z0-9*?]([-a-z0-9*?]{0,61}[a-z0-9*?])?$`)
 )
+
+// ValidName reports whether name can be a profile's.
+func ValidName(name string) bool { return nameRE.MatchString(name) && !strings.HasPrefix(name, "eks-") }
 
 // Validate checks a profile about to be created: name, role, selectors, subnets and
 // tags. spec must already be defaulted.
@@ -111,12 +120,18 @@ func validateRole(arn string) *Error {
 	if arn == "" {
 		return invalid("podExecutionRoleArn is required")
 	}
+	if len(arn) > maxARNLen {
+		return invalid("podExecutionRoleArn is %d characters long; an IAM role ARN has at most %d", len(arn), maxARNLen)
+	}
 	m := roleRE.FindStringSubmatch(arn)
 	if m == nil {
 		return invalid("podExecutionRoleArn %q is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", arn)
 	}
 	if strings.Contains(m[1], "/") {
 		return invalid("podExecutionRoleArn %q must not contain an IAM path other than /", arn)
+	}
+	if !roleNameRE.MatchString(m[1]) {
+		return invalid("podExecutionRoleArn %q is invalid: a role name is 1 to 64 letters, digits and +=,.@_-", arn)
 	}
 	return nil
 }
@@ -164,11 +179,15 @@ func ValidateTags(tags map[string]string) *Error {
 	}
 	for _, k := range sortedKeys(tags) {
 		switch {
-		case len(k) < 1 || len(k) > maxTagKeyLen:
+		case utf8.RuneCountInString(k) < 1 || utf8.RuneCountInString(k) > maxTagKeyLen:
 			return invalid("tag key %q must be 1 to %d characters long", k, maxTagKeyLen)
+		case !tagRE.MatchString(k):
+			return invalid("tag key %q is invalid: use letters, digits, spaces and + - = . _ : / @", k)
+		case !tagRE.MatchString(tags[k]):
+			return invalid("value of tag %q is invalid: use letters, digits, spaces and + - = . _ : / @", k)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			return invalid("tag key %q is invalid: the prefix \"aws:\" is reserved for AWS", k)
-		case len(tags[k]) > maxTagValueLen:
+		case utf8.RuneCountInString(tags[k]) > maxTagValueLen:
 			return invalid("value of tag %q must be at most %d characters long", k, maxTagValueLen)
 		}
 	}

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,5 +53,29 @@ func TestCheckUpdate(t *testing.T) {
 	changed.Subnets = []string{"t"}
 	if err := CheckUpdate(&old, &changed, "p"); err == nil || err.Code != InvalidParameter {
 		t.Errorf("subnet change allowed: %v", err)
+	}
+}
+
+func TestValidateRefusesOversizedAndOddInput(t *testing.T) {
+	role := "arn:aws:iam::123456789012:role/r"
+	sel := []v1alpha1.FargateProfileSelector{{Namespace: "x"}}
+	cases := map[string]v1alpha1.FargateProfileSpec{
+		"900 KB role ARN":          {PodExecutionRoleArn: role + strings.Repeat("a", 900<<10), Selectors: sel},
+		"65-character role name":   {PodExecutionRoleArn: role + strings.Repeat("a", 64), Selectors: sel},
+		"role name with a space":   {PodExecutionRoleArn: role + " x", Selectors: sel},
+		"tag key with NUL":         {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{"a\x00b": "v"}},
+		"tag key with a newline":   {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{"a\nb": "v"}},
+		"tag value with a newline": {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{"k": "v\n"}},
+		"129-character tag key":    {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{strings.Repeat("k", 129): "v"}},
+	}
+	for name, spec := range cases {
+		if err := Validate("fp", &spec, testCluster); err == nil || err.Code != InvalidParameter {
+			t.Errorf("%s: %v, want %s", name, err, InvalidParameter)
+		}
+	}
+	ok := v1alpha1.FargateProfileSpec{PodExecutionRoleArn: role, Selectors: sel,
+		Tags: map[string]string{"team/owner": "Zoë @ core", strings.Repeat("é", 128): "+-=._:/@"}}
+	if err := Validate("fp", &ok, testCluster); err != nil {
+		t.Errorf("valid tags refused: %v", err)
 	}
 }

@@ -21,6 +21,9 @@ type Config struct {
 	// InsecureRegistries (host:port) are pulled from over plain HTTP, besides
 	// those on loopback.
 	InsecureRegistries []string
+	// Warn tells the user at once of what the backend recovered from (a daemon
+	// that died and was started again); nil only logs it.
+	Warn func(error)
 }
 
 // Backend is a registered runtime backend.

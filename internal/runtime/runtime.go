@@ -121,6 +121,9 @@ const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
+	// ReasonUnknown is a container that ran and whose process is gone without an
+	// exit status (its shim was killed), as kubelet's ContainerStatusUnknown.
+	ReasonUnknown = "ContainerStatusUnknown"
 )
 
 // ContainerStatus is what the backend knows of a container.
@@ -132,7 +135,7 @@ type ContainerStatus struct {
 	Attempt  int
 	State    State
 	ExitCode int32
-	Reason   string // for Exited: Completed, Error or OOMKilled
+	Reason   string // for Exited: Completed, Error, OOMKilled or ContainerStatusUnknown
 	Started  time.Time
 	Finished time.Time
 }

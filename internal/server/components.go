@@ -51,7 +51,7 @@ func (s *started) components() []component {
 			return endpoint + "  (credentials: " + CredentialsFile(s.cfg.DataDir) + ", profile fargo)", err
 		}},
 		{"Fargate profiles", func(ctx context.Context) (string, error) {
-			return "", createProfiles(ctx, s.ctrls.client, s.o.profiles(s.cluster), func(name string) { s.progress("Fargate profile "+name, "ACTIVE") })
+			return "", createProfiles(ctx, s.ctrls.client, s.pc, s.o.profiles(s.cluster), func(name, state string) { s.progress("Fargate profile "+name, state) })
 		}},
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
@@ -77,6 +80,10 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}
+	readmit := &webhook.Readmitter{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("fargo-webhook"), Clock: clock.RealClock{}}
+	if err := readmit.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the re-admission of pods the webhook missed: %w", err)
+	}
 	var hostAgent *agent.Agent
 	if hostStart != nil {
 		if hostAgent, err = hostStart(mgr); err != nil {
@@ -141,24 +148,53 @@ func (c *controllers) stop(timeout time.Duration) {
 }
 
 // createProfiles creates the profiles of the cluster config that do not exist yet,
-// one at a time, waiting for each to be ACTIVE, as eksctl does.
-func createProfiles(ctx context.Context, c client.Client, profiles []clusterconfig.FargateProfile, progress func(string)) error {
+// one at a time, waiting for each to be ACTIVE, as eksctl does. A start is
+// idempotent: a profile that exists as configured is kept; one that differs is
+// reported (profiles are immutable) and left as it is, never a reason to stop.
+func createProfiles(ctx context.Context, c client.Client, pc profile.Cluster, profiles []clusterconfig.FargateProfile, progress func(name, state string)) error {
 	for _, fp := range profiles {
-		obj := ProfileObject(fp)
-		err := c.Create(ctx, obj)
+		want := ProfileObject(fp)
+		profile.Default(&want.Spec, pc)
+		have := &v1alpha1.FargateProfile{}
+		err := c.Get(ctx, client.ObjectKey{Name: fp.Name}, have)
 		switch {
 		case err == nil:
-		case apierrors.IsAlreadyExists(err):
+			progress(fp.Name, existingProfile(have, want))
 			continue
-		default:
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("reading Fargate profile %s of the cluster config: %w", fp.Name, err)
+		}
+		if err := c.Create(ctx, want); err != nil {
 			return fmt.Errorf("creating Fargate profile %s from the cluster config: %w", fp.Name, err)
 		}
 		if err := WaitProfileState(ctx, c, fp.Name, v1alpha1.ProfileActive, time.Minute); err != nil {
 			return err
 		}
-		progress(fp.Name)
+		progress(fp.Name, "ACTIVE")
 	}
 	return nil
+}
+
+// existingProfile describes a config profile found in the cluster at start.
+func existingProfile(have, want *v1alpha1.FargateProfile) string {
+	state := string(profile.State(have))
+	var differs []string
+	if !equality.Semantic.DeepEqual(have.Spec.Selectors, want.Spec.Selectors) {
+		differs = append(differs, "selectors")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(have.Spec.Subnets)), slices.Sorted(slices.Values(want.Spec.Subnets))) {
+		differs = append(differs, "subnets")
+	}
+	if have.Spec.PodExecutionRoleArn != want.Spec.PodExecutionRoleArn {
+		differs = append(differs, "podExecutionRoleARN")
+	}
+	if len(differs) == 0 {
+		return state + ", kept"
+	}
+	klog.InfoS("Fargate profile in the cluster config differs from the one in the cluster; profiles are immutable, the cluster's is kept",
+		"profile", have.Name, "fields", differs)
+	return fmt.Sprintf("%s, kept: its %s differ from the config; profiles are immutable, so delete it (fargo delete fargateprofile --name %s) for the config's to be created at the next start",
+		state, strings.Join(differs, " and "), have.Name)
 }
 
 // ProfileObject turns a cluster-config profile into the API object.

@@ -23,7 +23,11 @@ func CredentialsFile(dataDir string) string { return filepath.Join(dataDir, "aws
 
 // startEKSAPI serves the EKS API until ctx ends; failures after start go to failed.
 func (o *Options) startEKSAPI(ctx context.Context, cp *controlplane.ControlPlane, c client.Client, cluster *clusterconfig.Cluster, pc profile.Cluster, failed chan<- error) (string, error) {
-	keys, err := eksapi.EnsureCredentials(CredentialsFile(cp.DataDir()), o.EKSKeys)
+	given, err := o.eksKeys()
+	if err != nil {
+		return "", err
+	}
+	keys, err := eksapi.EnsureCredentials(CredentialsFile(cp.DataDir()), given)
 	if err != nil {
 		return "", err
 	}

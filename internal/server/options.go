@@ -3,8 +3,11 @@
 package server
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -37,10 +40,12 @@ type Options struct {
 	WebhookPort int
 	EKSAPIPort  int
 	EKSKeys     eksapi.Keys
-	AccountID   string
-	Fargate     bool
-	Placement   string
-	Host        agent.Options
+	// EKSSecretFile holds the EKS API's secret access key.
+	EKSSecretFile string
+	AccountID     string
+	Fargate       bool
+	Placement     string
+	Host          agent.Options
 
 	LogDir    string
 	Verbosity int
@@ -64,7 +69,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", "", "CA bundle to verify the external etcd servers")
 	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", "", "client certificate for the external etcd cluster")
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd cluster")
-	fs.IntVar(&o.EtcdClientPort, "etcd-client-port", 2379, "client port of the embedded etcd, on 127.0.0.1")
+	fs.IntVar(&o.EtcdClientPort, "etcd-client-port", 2379, "client port of the embedded etcd, on 127.0.0.1; TLS, and only clients with a certificate from DATA/pki/etcd-ca are served")
 	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", 2380, "peer port of the embedded etcd, on 127.0.0.1")
 	fs.IntVar(&o.ControllerManagerPort, "controller-manager-port", 10257, "kube-controller-manager HTTPS port (health, metrics), on 127.0.0.1")
 	fs.IntVar(&o.SchedulerPort, "scheduler-port", 10259, "kube-scheduler HTTPS port (health, metrics), on 127.0.0.1")
@@ -72,7 +77,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "HTTPS port of fargo's admission webhooks, on 127.0.0.1")
 	fs.IntVar(&o.EKSAPIPort, "eks-api-port", 8443, "HTTPS port of the EKS-compatible API (Fargate profiles), on --bind-address; use with aws --endpoint-url https://127.0.0.1:PORT")
 	fs.StringVar(&o.EKSKeys.AccessKeyID, "eks-access-key-id", "", "access key id the EKS API accepts (default: generated on first start into DATA/aws-credentials)")
+	fs.StringVar(&o.EKSSecretFile, "eks-secret-access-key-file", "", "file holding the secret access key for --eks-access-key-id (or set "+SecretEnv+"); never on the command line, where ps shows it")
 	fs.StringVar(&o.EKSKeys.SecretAccessKey, "eks-secret-access-key", "", "secret access key for --eks-access-key-id")
+	_ = fs.MarkDeprecated("eks-secret-access-key", "it shows in ps; use --eks-secret-access-key-file or "+SecretEnv)
 	fs.StringVar(&o.AccountID, "account-id", "000000000000", "12-digit AWS account id used in ARNs (Fargate profiles, default pod execution role)")
 	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, as eksctl create cluster --fargate does")
 	fs.StringVar(&o.Placement, "placement", string(scheduler.Spread), "how the fargate-scheduler chooses among hosts with room for a sandbox: spread (the host with the most room left) or binpack (the fullest host that fits)")
@@ -80,6 +87,27 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof for the whole server at /debug/pprof on the API port (admin credentials), e.g. kubectl get --raw '/debug/pprof/profile?seconds=10'")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")
 	fs.IntVarP(&o.Verbosity, "v", "v", 0, "log verbosity of the Kubernetes components (klog level)")
+}
+
+// SecretEnv is the environment variable with the EKS API's secret access key.
+const SecretEnv = "FARGO_EKS_SECRET_ACCESS_KEY"
+
+// eksKeys is the access key given on the command line, with the secret read from
+// --eks-secret-access-key-file or the environment.
+func (o *Options) eksKeys() (eksapi.Keys, error) {
+	k := o.EKSKeys
+	if o.EKSSecretFile != "" {
+		data, err := os.ReadFile(o.EKSSecretFile)
+		if err != nil {
+			return eksapi.Keys{}, fmt.Errorf("reading --eks-secret-access-key-file: %w", err)
+		}
+		if k.SecretAccessKey = strings.TrimSpace(string(data)); k.SecretAccessKey == "" {
+			return eksapi.Keys{}, fmt.Errorf("--eks-secret-access-key-file %s is empty", o.EKSSecretFile)
+		}
+	} else if v := os.Getenv(SecretEnv); v != "" && k.SecretAccessKey == "" {
+		k.SecretAccessKey = v
+	}
+	return k, nil
 }
 
 func (o *Options) logDir() string {

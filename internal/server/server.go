@@ -50,7 +50,8 @@ func Run(o *Options, out io.Writer) error {
 	}
 	var hostCfg *agent.Config
 	if o.Host.Enabled() {
-		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir)
+		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir,
+			func(err error) { fmt.Fprintf(out, "warning: %v\n", err) })
 		if err != nil {
 			return err
 		}

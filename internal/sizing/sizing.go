@@ -7,9 +7,11 @@ package sizing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // AgentMemoryMiB is what Fargate adds for kubelet, kube-proxy and containerd.
@@ -82,21 +84,21 @@ func PodRequest(spec *corev1.PodSpec) Request {
 		cpu, mem := containerRequest(c)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			// Sidecars run alongside the regular containers.
-			sumCPU, sumMem = sumCPU+cpu, sumMem+mem
+			sumCPU, sumMem = satAdd(sumCPU, cpu), satAdd(sumMem, mem)
 			continue
 		}
 		initCPU, initMem = max(initCPU, cpu), max(initMem, mem)
 	}
 	for i := range spec.Containers {
 		cpu, mem := containerRequest(&spec.Containers[i])
-		sumCPU, sumMem = sumCPU+cpu, sumMem+mem
+		sumCPU, sumMem = satAdd(sumCPU, cpu), satAdd(sumMem, mem)
 	}
 	r := Request{MilliCPU: max(initCPU, sumCPU), MemoryBytes: max(initMem, sumMem)}
 	if q, ok := spec.Overhead[corev1.ResourceCPU]; ok {
-		r.MilliCPU += q.MilliValue()
+		r.MilliCPU = satAdd(r.MilliCPU, milliValue(q))
 	}
 	if q, ok := spec.Overhead[corev1.ResourceMemory]; ok {
-		r.MemoryBytes += q.Value()
+		r.MemoryBytes = satAdd(r.MemoryBytes, value(q))
 	}
 	return r
 }
@@ -104,10 +106,10 @@ func PodRequest(spec *corev1.PodSpec) Request {
 func containerRequest(c *corev1.Container) (milliCPU, memBytes int64) {
 	get := func(name corev1.ResourceName) (int64, bool) {
 		if q, ok := c.Resources.Requests[name]; ok {
-			return quantity(name, q.MilliValue(), q.Value()), true
+			return quantity(name, q), true
 		}
 		if q, ok := c.Resources.Limits[name]; ok {
-			return quantity(name, q.MilliValue(), q.Value()), true
+			return quantity(name, q), true
 		}
 		return 0, false
 	}
@@ -116,11 +118,27 @@ func containerRequest(c *corev1.Container) (milliCPU, memBytes int64) {
 	return milliCPU, memBytes
 }
 
-func quantity(name corev1.ResourceName, milli, whole int64) int64 {
+// quantity is CPU in millicores, anything else in units, saturated: Quantity's
+// MilliValue and Value wrap around past int64.
+func quantity(name corev1.ResourceName, q resource.Quantity) int64 {
 	if name == corev1.ResourceCPU {
-		return milli
+		return milliValue(q)
 	}
-	return whole
+	return value(q)
+}
+
+func milliValue(q resource.Quantity) int64 {
+	if q.AsApproximateFloat64() >= math.MaxInt64/1000 {
+		return math.MaxInt64
+	}
+	return q.MilliValue()
+}
+
+func value(q resource.Quantity) int64 {
+	if q.AsApproximateFloat64() >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return q.Value()
 }
 
 // Round picks the cheapest combination covering r plus the agents' 256 MiB.
@@ -142,5 +160,18 @@ func ceilDiv(a, b int64) int64 {
 	if a <= 0 {
 		return 0
 	}
-	return (a + b - 1) / b
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
+
+// satAdd adds non-negative requests, stopping at the largest int64: requests of
+// exabytes must come out too large, not wrap around to small.
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

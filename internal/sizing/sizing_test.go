@@ -83,6 +83,35 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
+// Requests whose sum passes int64 are too large, not wrapped around to the
+// smallest size.
+func TestHugeRequestsDoNotOverflow(t *testing.T) {
+	for _, spec := range []*corev1.PodSpec{
+		{Containers: []corev1.Container{ctr("", "5Ei"), ctr("", "5Ei")}},
+		{Containers: []corev1.Container{ctr("5E", ""), ctr("5E", "")}},
+		{Containers: []corev1.Container{ctr("", "8Ei")}, Overhead: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Ei")}},
+		{InitContainers: []corev1.Container{sidecar(ctr("", "5Ei"))}, Containers: []corev1.Container{ctr("", "5Ei")}},
+	} {
+		if size, err := ForPod(spec); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%+v: sized %s (err %v), want too large", spec, size, err)
+		}
+	}
+}
+
+func TestHugeStorageRequestDoesNotOverflow(t *testing.T) {
+	c := ctr("", "")
+	c.Resources.Requests[corev1.ResourceEphemeralStorage] = resource.MustParse("5Ei")
+	if gib, err := EphemeralStorageGiB(&corev1.PodSpec{Containers: []corev1.Container{c, c}}); err == nil {
+		t.Errorf("2 x 5Ei of ephemeral storage: %d GiB, want an error", gib)
+	}
+}
+
+func sidecar(c corev1.Container) corev1.Container {
+	always := corev1.ContainerRestartPolicyAlways
+	c.RestartPolicy = &always
+	return c
+}
+
 func TestEphemeralStorage(t *testing.T) {
 	storage := func(sizes ...string) *corev1.PodSpec {
 		spec := &corev1.PodSpec{}

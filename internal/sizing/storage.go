@@ -19,7 +19,7 @@ func EphemeralStorageGiB(spec *corev1.PodSpec) (int64, error) {
 	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range cs {
 			if q, ok := cs[i].Resources.Requests[corev1.ResourceEphemeralStorage]; ok {
-				sum += q.Value()
+				sum = satAdd(sum, value(q))
 			}
 		}
 	}

@@ -12,8 +12,11 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// configName names fargo's webhook configurations.
-const configName = "fargo"
+// configName names fargo's webhook configurations; podWebhookName is the pod webhook's.
+const (
+	configName     = "fargo"
+	podWebhookName = "pods.fargo.dev"
+)
 
 // Register creates or updates the webhook configurations that send FargateProfile
 // requests, and pod creations, to fargo at https://127.0.0.1:port, trusted through caBundle.
@@ -43,7 +46,7 @@ func Register(ctx context.Context, c client.Client, port int, caBundle []byte) e
 		TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}, {
 		// As EKS's 0500-amazon-eks-fargate-mutation: pods on CREATE, Ignore on failure, 5 s.
-		Name: "pods.fargo.dev", ClientConfig: clientConfig(PodMutatePath),
+		Name: podWebhookName, ClientConfig: clientConfig(PodMutatePath),
 		Rules: podRule, FailurePolicy: &ignore, SideEffects: &none, ReinvocationPolicy: &never,
 		TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}}

@@ -112,6 +112,16 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 	}
 }
 
+// ArgValue returns the value following flag in args, or "".
+func ArgValue(args []string, flag string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
 // StartServer starts a server in a new temp data dir and waits until it is ready.
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()

@@ -5,6 +5,7 @@ package integration
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fargo-dev/fargo/test/harness"
 )
@@ -71,5 +72,46 @@ func TestPodWebhook(t *testing.T) {
 	out = s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"x","resources":{"requests":{"cpu":"16","memory":"120Gi"}}}]}}`)
 	if !strings.Contains(out, "POD_CPU_MEM_EXCEEDS_MAX_FARGATE_SIZE") {
 		t.Errorf("no warning for an oversized pod:\n%s", out)
+	}
+}
+
+// Pods admitted while the pod webhook was not there (it fails open, as on EKS) are
+// re-evaluated once it is back: a Deployment's pod is deleted and comes back on
+// Fargate; a bare pod is told to be re-created.
+func TestPodsMissedByTheWebhookReadmitted(t *testing.T) {
+	args := harness.ServerArgs(t, t.TempDir())
+	s := harness.StartServerWith(t, args)
+	createJSON(t, s, profileJSON("apps", `{"selectors":[{"namespace":"apps"}]}`))
+	waitProfile(t, s, "apps", "ACTIVE")
+	s.Kubectl("create", "namespace", "apps")
+	waitFor(t, "service account in apps", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "apps"); return err == nil })
+
+	s.Kubectl("delete", "mutatingwebhookconfiguration", "fargo")
+	s.Kubectl("create", "deployment", "web", "-n", "apps", "--image=x")
+	s.Kubectl("run", "bare", "-n", "apps", "--image=x")
+	missed := ""
+	waitFor(t, "the deployment's pod, not sent to Fargate", func() bool {
+		missed = s.Kubectl("get", "pods", "-n", "apps", "-l", "app=web", "-o", "jsonpath={.items[*].spec.schedulerName}")
+		return missed != ""
+	})
+	if missed != "default-scheduler" {
+		t.Fatalf("with no webhook the pod went to %q", missed)
+	}
+	time.Sleep(2 * time.Second)
+	if got := s.Kubectl("get", "pods", "-n", "apps", "-l", "app=web", "-o", "name"); len(strings.Fields(got)) != 1 {
+		t.Errorf("pods re-created while the webhook was away: %s", got)
+	}
+
+	s.Stop() // the next start registers the webhook again
+	s = harness.StartServerWith(t, args)
+	waitFor(t, "the deployment's pod re-created for the fargate-scheduler", func() bool {
+		return s.Kubectl("get", "pods", "-n", "apps", "-l", "app=web", "-o", "jsonpath={.items[*].spec.schedulerName}") == "fargate-scheduler"
+	})
+	waitFor(t, "a warning on the bare pod", func() bool {
+		out := s.Kubectl("get", "events", "-n", "apps", "--field-selector", "involvedObject.name=bare", "-o", "jsonpath={.items[*].reason}")
+		return strings.Contains(out, "FargateProfileNotApplied")
+	})
+	if got := s.Kubectl("get", "pod", "-n", "apps", "bare", "-o", "jsonpath={.spec.schedulerName}"); got != "default-scheduler" {
+		t.Errorf("the bare pod: %q", got)
 	}
 }

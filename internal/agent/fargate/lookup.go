@@ -14,9 +14,10 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// SandboxOfPod is the sandbox on this host that runs pod namespace/name, for the
-// kubelet API; runtime.ErrNotFound when the pod is not on a Fargate node here.
-func (r *Reconciler) SandboxOfPod(ctx context.Context, namespace, name string) (string, error) {
+// SandboxOfPod is the sandbox on this host that runs pod namespace/name on the
+// node at nodeIP, for the kubelet API; runtime.ErrNotFound when the pod is not on
+// that node.
+func (r *Reconciler) SandboxOfPod(ctx context.Context, nodeIP net.IP, namespace, name string) (string, error) {
 	pod := &corev1.Pod{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -31,11 +32,11 @@ func (r *Reconciler) SandboxOfPod(ctx context.Context, namespace, name string) (
 		}
 	}
 	for _, sb := range list.Items {
-		if sb.Spec.Host == r.Host && sb.Spec.Pod.UID == string(pod.UID) {
+		if sb.Spec.Host == r.Host && sb.Spec.Pod.UID == string(pod.UID) && nodeIP != nil && sb.Spec.IP == nodeIP.String() {
 			return sb.Name, nil
 		}
 	}
-	return "", fmt.Errorf("pod %s/%s has no sandbox on host %s: %w", namespace, name, r.Host, runtime.ErrNotFound)
+	return "", fmt.Errorf("pod %s/%s is not on the node at %s: %w", namespace, name, nodeIP, runtime.ErrNotFound)
 }
 
 // HasNode says whether ip is the address of one of this host's Fargate nodes,

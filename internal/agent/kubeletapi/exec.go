@@ -27,7 +27,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		httpError(w, badRequest{err})
 		return
 	}
-	sandbox, err := s.pods(r.Context(), ns, pod)
+	sandbox, err := s.pods(r.Context(), nodeOf(r), ns, pod)
 	if err != nil {
 		httpError(w, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -23,7 +24,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		var limit int64
 		var hasLimit bool
 		if limit, hasLimit, err = intParam(r, "limitBytes"); err == nil {
-			err = s.writeLogs(r.Context(), w, ns, pod, container, logOptions{
+			err = s.writeLogs(r.Context(), w, nodeOf(r), ns, pod, container, logOptions{
 				previous: q.Get("previous") == "true", follow: q.Get("follow") == "true",
 				tail: tail, hasTail: hasTail, limit: limit, hasLimit: hasLimit,
 			})
@@ -41,8 +42,8 @@ type logOptions struct {
 	hasLimit         bool
 }
 
-func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, ns, pod, container string, o logOptions) error {
-	sandbox, err := s.pods(ctx, ns, pod)
+func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, node net.IP, ns, pod, container string, o logOptions) error {
+	sandbox, err := s.pods(ctx, node, ns, pod)
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,10 @@ import (
 // Port is the kubelet port Fargate nodes advertise.
 const Port = 10250
 
-// PodLookup finds the sandbox that runs pod namespace/name on this host.
-type PodLookup func(ctx context.Context, namespace, name string) (sandbox string, err error)
+// PodLookup finds the sandbox that runs pod namespace/name on the node at nodeIP:
+// a connection addressed to one node serves only that node's pod, so RBAC on
+// nodes/proxy scoped by node name holds.
+type PodLookup func(ctx context.Context, nodeIP net.IP, namespace, name string) (sandbox string, err error)
 
 // NodeCheck says whether the node at ip is one of this host's: connections for
 // any other address are refused before a certificate is made for it.
@@ -162,6 +164,14 @@ func (s *Server) accept(ctx context.Context, c net.Conn) {
 	case <-ctx.Done():
 		c.Close()
 	}
+}
+
+// nodeOf is the node a request came to: the address its connection was for.
+func nodeOf(r *http.Request) net.IP {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
 }
 
 // Dial connects to the kubelet API of the node at ip through the agent

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
 func testCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
@@ -43,6 +46,19 @@ func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, org
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// serve runs s on a loopback port until the test ends.
+func serve(t *testing.T, s *Server) (context.Context, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ctx, l)
+	return ctx, l.Addr().String()
+}
+
 // The server presents a certificate for the node IP the connection was meant
 // for, and only lets the apiserver's kind of client (system:masters) in.
 func TestServerTLS(t *testing.T) {
@@ -56,20 +72,14 @@ func TestServerTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ctx, l)
+	ctx, addr := serve(t, s)
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 	get := func(org string) (string, error) {
 		tr := &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, org)}},
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return Dial(ctx, l.Addr().String(), net.ParseIP("192.168.64.9"))
+				return Dial(ctx, addr, net.ParseIP("192.168.64.9"))
 			},
 		}
 		defer tr.CloseIdleConnections()
@@ -88,7 +98,7 @@ func TestServerTLS(t *testing.T) {
 		t.Error("a client outside system:masters got in")
 	}
 	// Only this host's nodes are served: no certificate is made for another address.
-	if c, err := Dial(ctx, l.Addr().String(), net.ParseIP("10.0.0.1")); err == nil {
+	if c, err := Dial(ctx, addr, net.ParseIP("10.0.0.1")); err == nil {
 		c.Close()
 		t.Error("a connection for an address that is not this host's node was accepted")
 	}
@@ -136,5 +146,46 @@ func TestTailOffsetAcrossChunks(t *testing.T) {
 	n, _ := f.ReadAt(got, off)
 	if want := all[98] + "\n" + all[99] + "\npartial"; string(got[:n]) != want {
 		t.Errorf("last 3 lines across 32 KiB chunks: got %d bytes, want %d", n, len(want))
+	}
+}
+
+// A connection addressed to node A serves only A's pod: the pod lookup is asked
+// for the node the connection came to, and another node's pod is a 404.
+func TestRequestsScopedToTheAddressedNode(t *testing.T) {
+	ca, caKey := testCA(t)
+	certs, err := NewCAIssuer(ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA, nodeB := net.ParseIP("192.168.64.9"), net.ParseIP("192.168.64.10")
+	podNode := map[string]net.IP{"pod-a": nodeA, "pod-b": nodeB}
+	var asked []string
+	lookup := func(_ context.Context, node net.IP, _, name string) (string, error) {
+		asked = append(asked, name+"@"+node.String())
+		return "", fmt.Errorf("pod %s is not on node %s: %w", name, node, runtime.ErrNotFound)
+	}
+	isNode := func(_ context.Context, ip net.IP) bool { return ip.Equal(nodeA) || ip.Equal(nodeB) }
+	s, err := New(nil, lookup, isNode, certs, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := serve(t, s)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, "system:masters")}},
+		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return Dial(ctx, addr, nodeA) },
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://192.168.64.9:10250/containerLogs/default/pod-b/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("pod-b (on %s) through node A: %d, want 404", podNode["pod-b"], resp.StatusCode)
+	}
+	if len(asked) != 1 || asked[0] != "pod-b@"+nodeA.String() {
+		t.Errorf("lookups %v, want pod-b asked for node A", asked)
 	}
 }

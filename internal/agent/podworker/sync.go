@@ -143,7 +143,11 @@ func restarts(p corev1.RestartPolicy) corev1.RestartPolicy {
 // back-off, and returns its API status.
 func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placement, c *corev1.Container, st *runtime.ContainerStatus, policy corev1.RestartPolicy) corev1.ContainerStatus {
 	attempt := 0
-	if st != nil {
+	switch {
+	case st != nil && st.State == runtime.StateCreated:
+		// Created and never started: a start cut off midway; start it again.
+		attempt = st.Attempt
+	case st != nil:
 		if st.State != runtime.StateExited {
 			cs := status.Container(c, st, "", "")
 			if st.State == runtime.StateRunning {

@@ -70,7 +70,18 @@ func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net
 	if rec.IP == "" {
 		return path, nil // no VPC address: loopback only
 	}
-	return path, d.cni.Attach(ctx, id, path, ip, subnet)
+	err := d.cni.Attach(ctx, id, path, ip, subnet)
+	if err == nil {
+		return path, nil
+	}
+	// An attach cut off midway (the agent killed) leaves eth0 or the host end
+	// behind, and every retry then fails on "already exists": undo it, try again.
+	_ = d.cni.Detach(ctx, id, path, ip, subnet)
+	_ = ipCmd("-n", d.name(id), "link", "del", "eth0")
+	if again := d.cni.Attach(ctx, id, path, ip, subnet); again != nil {
+		return path, fmt.Errorf("%w (and again after undoing a half-made attach: %v)", err, again)
+	}
+	return path, nil
 }
 
 // Teardown detaches and deletes sandbox id's netns; a missing one is fine.

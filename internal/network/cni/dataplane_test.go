@@ -4,8 +4,11 @@ package cni
 
 import (
 	"context"
+	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +44,41 @@ func TestDataplanesOfTwoHosts(t *testing.T) {
 	}
 	if _, err := os.Stat(ab.NetnsPath("ip-10-9-0-4")); err != nil {
 		t.Errorf("the other host's netns went too: %v", err)
+	}
+}
+
+// A half-made attach (eth0 made, the agent killed before the rest) does not block
+// the next Setup.
+func TestSetupAfterHalfMadeAttach(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	// Addresses stay on the machine: the test's /24 is blackholed under the /32.
+	_, subnet, _ := net.ParseCIDR("192.168.201.0/24")
+	if out, err := exec.Command("ip", "route", "replace", "blackhole", subnet.String()).CombinedOutput(); err != nil {
+		t.Fatalf("blackhole route: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "route", "del", "blackhole", subnet.String()).Run() })
+	dp := NewDataplane("dp-half", t.TempDir())
+	const id = "ip-192-168-201-7"
+	ip := net.ParseIP("192.168.201.7")
+	t.Cleanup(func() {
+		if err := dp.Teardown(ctx, id); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := ipCmd("netns", "add", dp.name(id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ipCmd("-n", dp.name(id), "link", "add", "eth0", "type", "veth", "peer", "name", "half0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.Setup(ctx, id, ip, subnet); err != nil {
+		t.Fatalf("Setup after a half-made attach: %v", err)
+	}
+	out, err := exec.Command("ip", "-n", dp.name(id), "-4", "addr", "show", "eth0").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "192.168.201.7") {
+		t.Errorf("eth0 in the sandbox: %v %s", err, out)
 	}
 }

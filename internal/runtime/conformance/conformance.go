@@ -45,6 +45,10 @@ type Fixture struct {
 	// Limits reads the sandbox's CPU quota (millicores) and memory limit (MiB)
 	// from where the backend enforces them.
 	Limits func(t *testing.T, id string) (milliCPU, memoryMiB int64)
+	// HalfMade leaves behind what starting container name of the sandbox leaves
+	// when a crash cuts it off midway (for containerd: the snapshot, not the
+	// container), so the suite can check that the next start gets past it.
+	HalfMade func(t *testing.T, ctx context.Context, sandboxID, name string, attempt int)
 	// Unsupported names the tests that do not apply to the backend, with why.
 	Unsupported map[string]string
 }
@@ -68,6 +72,7 @@ func Run(t *testing.T, f Fixture) {
 		{"Mounts", mountsAndFiles},
 		{"Network", network},
 		{"Limits", limits},
+		{"StartAfterCrash", startAfterCrash},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -145,3 +145,16 @@ func limits(t *testing.T, f Fixture) {
 		t.Errorf("limits = %d mCPU, %d MiB; want the provisioned %d mCPU, %d MiB", cpu, mem, sb.MilliCPU, sb.MemoryMiB)
 	}
 }
+
+// startAfterCrash: a start cut off midway by a crash does not block the next one.
+func startAfterCrash(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 14)
+	f.HalfMade(t, ctx, sb.ID, "main", 0)
+	st, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep})
+	if err != nil {
+		t.Fatalf("StartContainer after a half-made start: %v", err)
+	}
+	if st.State != runtime.StateRunning {
+		t.Errorf("state after a half-made start = %s, want running", st.State)
+	}
+}

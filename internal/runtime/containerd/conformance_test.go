@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	ctdclient "github.com/containerd/containerd/v2/client"
+	"github.com/opencontainers/image-spec/identity"
+
 	"github.com/fargo-dev/fargo/internal/network/cni"
 	"github.com/fargo-dev/fargo/internal/runtime"
 	"github.com/fargo-dev/fargo/internal/runtime/conformance"
@@ -25,24 +28,8 @@ const host = "conformance"
 // fargo's own containerd, an image pulled from a registry on loopback, and
 // networks prepared as the agent prepares them. Root only (make test-e2e).
 func TestConformance(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	dir, err := os.MkdirTemp("", "fargo-ctd-") // short: the socket path has a length limit
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	d, err := containerd.StartDaemon(context.Background(), filepath.Join(dir, "containerd"), filepath.Join(dir, "containerd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Error(err)
-		}
-		removeCgroupRoot(t)
-	})
+	d, dir := startDaemon(t)
+	t.Cleanup(func() { removeCgroupRoot(t) }) // fargo's parent cgroups, once the sandboxes are gone
 	// The suite's addresses stay on the machine whatever happens to a veth.
 	vpc := "192.168.200.0/24"
 	if out, err := exec.Command("ip", "route", "replace", "blackhole", vpc).CombinedOutput(); err != nil {
@@ -88,6 +75,29 @@ func TestConformance(t *testing.T) {
 		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
 		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
 		IP:  net.ParseIP("192.168.200.4"),
+		HalfMade: func(t *testing.T, ctx context.Context, sandboxID, name string, attempt int) {
+			// containerd makes a container's snapshot before the container.
+			c, err := ctdclient.New(d.Socket, ctdclient.WithDefaultNamespace(containerd.Namespace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			img, err := c.GetImage(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := img.Unpack(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			diffs, err := img.RootFS(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := sandboxID + "_" + name + "_" + strconv.Itoa(attempt)
+			if _, err := c.SnapshotService("").Prepare(ctx, key, identity.ChainID(diffs).String()); err != nil {
+				t.Fatalf("preparing the leftover snapshot %s: %v", key, err)
+			}
+		},
 	})
 }
 

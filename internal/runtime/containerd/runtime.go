@@ -33,6 +33,7 @@ const (
 	labelContainer = "fargo.dev/container"
 	labelAttempt   = "fargo.dev/attempt"
 	labelStarted   = "fargo.dev/started"
+	labelLost      = "fargo.dev/lost" // when its task was found gone
 )
 
 func init() {
@@ -55,6 +56,9 @@ type Runtime struct {
 // Start starts (or adopts) fargo's containerd under cfg.Dir and connects to it.
 func Start(ctx context.Context, cfg runtime.Config) (*Runtime, error) {
 	d, err := StartDaemon(ctx, cfg.Dir, cfg.LogFile)
+	if err == nil {
+		d.WarnTo(cfg.Warn)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +127,9 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, id string) error {
 		if err := r.deleteContainer(ctx, c, 0); err != nil {
 			return err
 		}
+	}
+	if err := r.removeSandboxSnapshots(ctx, id); err != nil {
+		return err
 	}
 	return r.removeSandboxParts(id)
 }
@@ -217,29 +224,50 @@ func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtim
 	}
 	ctr, err := r.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
+		if err := r.removeSnapshot(ctx, id); err != nil {
+			return runtime.ContainerStatus{}, fmt.Errorf("creating container %s: %w", c.Name, err)
+		}
 		ctr, err = r.newContainer(ctx, sb, c, id)
 	}
 	if err != nil {
 		return runtime.ContainerStatus{}, fmt.Errorf("creating container %s: %w", c.Name, err)
 	}
-	if _, err := ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+	task, err := ctr.Task(ctx, nil)
+	switch {
+	case errdefs.IsNotFound(err):
 		logDir := filepath.Join(r.dir, "logs", sandboxID)
 		if err := os.MkdirAll(logDir, 0o700); err != nil {
 			return runtime.ContainerStatus{}, err
 		}
-		task, err := ctr.NewTask(ctx, cio.LogFile(r.logPath(sandboxID, c.Name, c.Attempt)))
-		if err != nil {
+		if task, err = ctr.NewTask(ctx, cio.LogFile(r.logPath(sandboxID, c.Name, c.Attempt))); err != nil {
 			return runtime.ContainerStatus{}, fmt.Errorf("creating task of container %s: %w", c.Name, err)
 		}
-		if err := task.Start(ctx); err != nil {
+		if err := r.startTask(ctx, ctr, task); err != nil {
 			_, _ = task.Delete(ctx, containerd.WithProcessKill)
 			return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: %w", c.Name, err)
 		}
-		if _, err := ctr.SetLabels(ctx, map[string]string{labelStarted: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
-			return runtime.ContainerStatus{}, fmt.Errorf("labelling container %s: %w", c.Name, err)
+	case err != nil:
+		return runtime.ContainerStatus{}, fmt.Errorf("reading task of container %s: %w", c.Name, err)
+	default:
+		// A task created but never started: the start was cut off.
+		if ts, err := task.Status(ctx); err == nil && ts.Status == containerd.Created {
+			if err := r.startTask(ctx, ctr, task); err != nil {
+				return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: %w", c.Name, err)
+			}
 		}
 	}
 	return r.status(ctx, sandboxID, ctr)
+}
+
+// startTask starts task and records when.
+func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, task containerd.Task) error {
+	if err := task.Start(ctx); err != nil {
+		return err
+	}
+	if _, err := ctr.SetLabels(ctx, map[string]string{labelStarted: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return fmt.Errorf("labelling container %s: %w", ctr.ID(), err)
+	}
+	return nil
 }
 
 // newContainer creates the container from its image, in the sandbox's netns and
@@ -469,6 +497,19 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 	st.Started, _ = time.Parse(time.RFC3339Nano, info.Labels[labelStarted])
 	task, err := c.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
+		if !st.Started.IsZero() {
+			// It ran, and its task is gone without an exit: containerd cleaned up
+			// after a dead shim, which ends the container. 137, as kubelet reports;
+			// the time it was found gone stands for its finish (for the back-off).
+			lost, err := time.Parse(time.RFC3339Nano, info.Labels[labelLost])
+			if err != nil {
+				lost = time.Now().UTC()
+				if _, err := c.SetLabels(ctx, map[string]string{labelLost: lost.Format(time.RFC3339Nano)}); err != nil {
+					return st, fmt.Errorf("labelling container %s: %w", c.ID(), err)
+				}
+			}
+			st.State, st.ExitCode, st.Reason, st.Finished = runtime.StateExited, 137, runtime.ReasonUnknown, lost
+		}
 		return st, nil
 	}
 	if err != nil {

@@ -19,11 +19,12 @@ func TestConformance(t *testing.T) {
 		Cat:   []string{"cat"},
 		IP:    net.ParseIP("192.168.100.4"),
 		Unsupported: map[string]string{
-			"Adoption": "sandboxes live in the process's memory",
-			"Logs":     "no process writes output",
-			"Mounts":   "no process reads files",
-			"Network":  "no network namespace",
-			"Limits":   "no cgroup",
+			"Adoption":        "sandboxes live in the process's memory",
+			"Logs":            "no process writes output",
+			"Mounts":          "no process reads files",
+			"Network":         "no network namespace",
+			"Limits":          "no cgroup",
+			"StartAfterCrash": "starts are in memory; a crash leaves nothing half-made",
 		},
 	})
 }
