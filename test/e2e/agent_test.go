@@ -108,6 +108,7 @@ func sandboxProcs() []string {
 // containerd shims serving dataDir, and removes the cgroups and network namespaces.
 func cleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
+	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
 	if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
 		var under []string
 		for _, line := range strings.Split(string(mounts), "\n") {

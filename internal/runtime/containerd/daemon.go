@@ -214,6 +214,22 @@ func (d *Daemon) waitSilent() error {
 	}
 }
 
+// stopAdopted ends an adopted containerd, found through its socket.
+func (d *Daemon) stopAdopted() error {
+	pid := peerPid(d.Socket)
+	if pid == 0 {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return fmt.Errorf("containerd (pid %d) did not stop within 5s; killed", pid)
+		}
+	}
+	return nil
+}
+
 // peerPid is the pid of the process serving the unix socket, 0 if unknown.
 func peerPid(socket string) int {
 	c, err := net.DialTimeout("unix", socket, time.Second)
@@ -271,9 +287,9 @@ func (d *Daemon) answers(ctx context.Context) bool {
 	return err == nil && ok
 }
 
-// Stop ends the containerd fargo started (SIGTERM, then SIGKILL after 5 s), and
-// its supervision; an adopted one is left running. The shims, and so the
-// containers, keep running; the next start adopts them.
+// Stop ends fargo's containerd, started or adopted (SIGTERM, then SIGKILL after
+// 5 s), and its supervision. The shims, and so the containers, keep running; the
+// next start adopts them.
 func (d *Daemon) Stop() error {
 	d.mu.Lock()
 	d.stopping = true
@@ -281,7 +297,7 @@ func (d *Daemon) Stop() error {
 	d.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		<-d.done
-		return nil
+		return d.stopAdopted()
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {

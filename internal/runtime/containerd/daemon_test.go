@@ -73,24 +73,7 @@ func TestDaemonRestartedAfterKill(t *testing.T) {
 // A containerd adopted from an earlier fargo (not this process's child) is
 // watched through its socket and started again when it dies.
 func TestAdoptedDaemonRestartedAfterKill(t *testing.T) {
-	// An earlier fargo's containerd: started, then left without its supervisor.
-	first, dir := startDaemon(t)
-	if err := first.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	orphan := exec.Command("containerd", "--config", filepath.Join(dir, "containerd", "config.toml"))
-	orphan.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := orphan.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = orphan.Wait() }()
-	pid := orphan.Process.Pid
-	socket := filepath.Join(dir, "containerd", "containerd.sock")
-	for start := time.Now(); !serving(socket); time.Sleep(100 * time.Millisecond) {
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("the orphan containerd does not answer")
-		}
-	}
+	dir, pid, _ := startOrphan(t)
 	adopted, err := containerd.StartDaemon(context.Background(), filepath.Join(dir, "containerd"), filepath.Join(dir, "containerd.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,4 +111,47 @@ func serving(socket string) bool {
 	defer cancel()
 	ok, err := c.IsServing(ctx)
 	return err == nil && ok
+}
+
+// Stop ends an adopted containerd too: it is fargo's, whoever started it.
+func TestStopEndsAnAdoptedDaemon(t *testing.T) {
+	dir, _, exited := startOrphan(t)
+	adopted, err := containerd.StartDaemon(context.Background(), filepath.Join(dir, "containerd"), filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adopted.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the adopted containerd still runs 10 s after Stop")
+	}
+}
+
+// startOrphan leaves a containerd as an earlier fargo would: started by a daemon
+// that is gone, so not this process's supervised child. It returns the data dir,
+// the orphan's pid, and a channel closed when it exits.
+func startOrphan(t *testing.T) (string, int, <-chan struct{}) {
+	t.Helper()
+	first, dir := startDaemon(t)
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := exec.Command("containerd", "--config", filepath.Join(dir, "containerd", "config.toml"))
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = orphan.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = orphan.Process.Kill() })
+	socket := filepath.Join(dir, "containerd", "containerd.sock")
+	for start := time.Now(); !serving(socket); time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the orphan containerd does not answer")
+		}
+	}
+	return dir, orphan.Process.Pid, exited
 }
