@@ -227,12 +227,17 @@ func (c *Cluster) validateFargateProfiles(l *errorList) {
 	}
 }
 
-func (c *Cluster) validateProfileRules(l *errorList, p fieldPath, fp FargateProfile) {
+// ProfileCluster is what the profile rules know of the cluster.
+func (c *Cluster) ProfileCluster(accountID string) profile.Cluster {
 	subnets := map[string]bool{}
 	for _, s := range c.Subnets() {
 		subnets[s.ID] = s.Private
 	}
-	pc := profile.Cluster{Name: c.Metadata.Name, Region: c.Metadata.Region, AccountID: "000000000000", Subnets: subnets, Limits: c.Fargo.Limits}
+	return profile.Cluster{Name: c.Metadata.Name, Region: c.Metadata.Region, AccountID: accountID, Subnets: subnets, Limits: c.Fargo.Limits}
+}
+
+func (c *Cluster) validateProfileRules(l *errorList, p fieldPath, fp FargateProfile) {
+	pc := c.ProfileCluster("000000000000") // the account only names the default role
 	spec := v1alpha1.FargateProfileSpec{PodExecutionRoleArn: fp.PodExecutionRoleARN, Subnets: fp.Subnets, Tags: fp.Tags}
 	for _, s := range fp.Selectors {
 		spec.Selectors = append(spec.Selectors, v1alpha1.FargateProfileSelector{Namespace: s.Namespace, Labels: s.Labels})

@@ -24,6 +24,10 @@ func signatureMismatch() *apiError {
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 }
 
+func bodyTooLarge() *apiError {
+	return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "InvalidRequestException", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)}
+}
+
 // authenticate checks the signature and returns the body. Everything that does
 // not need the body (header, key, scope, time, declared length) is checked before a
 // byte of it is read, and so is the signature itself when the client declares the
@@ -34,7 +38,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) ([]byte, *
 		return nil, aerr
 	}
 	if r.ContentLength > maxBody {
-		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "InvalidRequestException", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)}
+		return nil, bodyTooLarge()
 	}
 	declared := r.Header.Get("X-Amz-Content-Sha256")
 	switch {
@@ -49,7 +53,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) ([]byte, *
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "InvalidRequestException", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)}
+			return nil, bodyTooLarge()
 		}
 		return nil, &apiError{Status: http.StatusBadRequest, Type: "InvalidRequestException", Message: "The request body could not be read: " + err.Error()}
 	}

@@ -33,15 +33,6 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// ProfileCluster is what the profile rules know of the cluster.
-func ProfileCluster(c *clusterconfig.Cluster, accountID string) profile.Cluster {
-	subnets := map[string]bool{}
-	for _, s := range c.Subnets() {
-		subnets[s.ID] = s.Private
-	}
-	return profile.Cluster{Name: c.Metadata.Name, Region: c.Metadata.Region, AccountID: accountID, Subnets: subnets, Limits: c.Fargo.Limits}
-}
-
 // controllers are fargo's own controllers and webhooks, run by one manager.
 type controllers struct {
 	cancel context.CancelFunc

@@ -83,7 +83,7 @@ func Run(o *Options, out io.Writer) error {
 	}
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
-	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: ProfileCluster(cluster, o.AccountID), placement: placement,
+	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: cluster.ProfileCluster(o.AccountID), placement: placement,
 		host: hostCfg, apiCtx: apiCtx, apiFailed: make(chan error, 1), progress: progress, out: out}
 	for _, c := range st.components() {
 		detail, err := c.start(ctx)
