@@ -24,6 +24,13 @@ type Config struct {
 	EtcdServers                           []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	EtcdClientPort, EtcdPeerPort          int
+	// EtcdMinFreeSpace is the free space on the embedded etcd's filesystem below
+	// which writes are refused (etcd's NOSPACE alarm) until space returns;
+	// EtcdReservedSpace is preallocated there and released for etcd at that point.
+	EtcdMinFreeSpace, EtcdReservedSpace int64
+	// Warn is told what an operator must know while the cluster runs (the disk
+	// guard's alarms); nil: the log only.
+	Warn func(error)
 
 	ControllerManagerPort int
 	SchedulerPort         int

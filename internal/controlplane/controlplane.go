@@ -30,8 +30,9 @@ type Progress func(component, detail string)
 
 // ControlPlane is a running control plane.
 type ControlPlane struct {
-	cfg  *Config
-	etcd *embeddedEtcd
+	cfg   *Config
+	etcd  *embeddedEtcd
+	space *spaceGuard
 	// Components stop in reverse start order: controllers first, while the
 	// apiserver still answers (some exit the process when it is gone), then the
 	// apiserver, then etcd.
@@ -108,7 +109,7 @@ func Start(ctx context.Context, cfg *Config, progress Progress) (_ *ControlPlane
 
 	etcdServers := cfg.EtcdServers
 	if len(etcdServers) == 0 {
-		if cp.etcd, err = startEmbeddedEtcd(cfg, cs); err != nil {
+		if cp.etcd, cp.space, err = startGuardedEtcd(ctx, cfg, cs); err != nil {
 			return nil, err
 		}
 		etcdServers = []string{cp.etcd.clientURL}
@@ -222,6 +223,9 @@ func (cp *ControlPlane) Stop(timeout time.Duration) {
 	}
 	if !cp.apiServer.stop(deadline) {
 		klog.Warningf("kube-apiserver still running after %s; closing etcd anyway", timeout)
+	}
+	if cp.space != nil {
+		cp.space.Stop()
 	}
 	if cp.etcd != nil {
 		cp.etcd.Close()

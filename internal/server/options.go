@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/eksapi"
@@ -31,6 +32,7 @@ type Options struct {
 	EtcdServers                           []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	EtcdClientPort, EtcdPeerPort          int
+	EtcdMinFree, EtcdReserved             resource.QuantityValue
 
 	ControllerManagerPort int
 	SchedulerPort         int
@@ -71,6 +73,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd cluster")
 	fs.IntVar(&o.EtcdClientPort, "etcd-client-port", 2379, "client port of the embedded etcd, on 127.0.0.1; TLS, and only clients with a certificate from DATA/pki/etcd-ca are served")
 	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", 2380, "peer port of the embedded etcd, on 127.0.0.1")
+	o.EtcdMinFree.Quantity, o.EtcdReserved.Quantity = resource.MustParse("256Mi"), resource.MustParse("128Mi")
+	fs.Var(&o.EtcdMinFree, "etcd-min-free-space", "free space on the embedded etcd's filesystem (DATA/etcd) below which the cluster refuses writes until space returns, rather than etcd stopping the server on a full disk; 0: no guard")
+	fs.Var(&o.EtcdReserved, "etcd-reserved-space", "space preallocated in DATA/etcd and released for etcd when the free space falls below --etcd-min-free-space, so it keeps running even if the disk then fills up")
 	fs.IntVar(&o.ControllerManagerPort, "controller-manager-port", 10257, "kube-controller-manager HTTPS port (health, metrics), on 127.0.0.1")
 	fs.IntVar(&o.SchedulerPort, "scheduler-port", 10259, "kube-scheduler HTTPS port (health, metrics), on 127.0.0.1")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "leader election for controller-manager and scheduler; turn on when several servers share one external etcd")

@@ -42,16 +42,20 @@ func Run(o *Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warn := func(err error) { fmt.Fprintf(out, "warning: %v\n", err) }
+	cfg.Warn = warn
 	if err := controlplane.CheckPorts(o.ports()); err != nil {
 		return err
 	}
 	if err := setupLogging(cfg.LogDir, o.Verbosity); err != nil {
 		return err
 	}
+	if err := captureStderr(cfg.LogDir); err != nil {
+		return err
+	}
 	var hostCfg *agent.Config
 	if o.Host.Enabled() {
-		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir,
-			func(err error) { fmt.Fprintf(out, "warning: %v\n", err) })
+		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir, warn)
 		if err != nil {
 			return err
 		}
@@ -158,6 +162,10 @@ func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlpl
 	if len(o.EtcdServers) == 0 && (o.EtcdCAFile != "" || o.EtcdCertFile != "") {
 		return nil, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-servers")
 	}
+	minFree, reserved := o.EtcdMinFree.Value(), o.EtcdReserved.Value()
+	if minFree < 0 || reserved < 0 {
+		return nil, fmt.Errorf("--etcd-min-free-space %s and --etcd-reserved-space %s cannot be negative", &o.EtcdMinFree, &o.EtcdReserved)
+	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("resolving --data-dir: %w", err)
@@ -179,6 +187,8 @@ func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlpl
 		EtcdKeyFile:           o.EtcdKeyFile,
 		EtcdClientPort:        o.EtcdClientPort,
 		EtcdPeerPort:          o.EtcdPeerPort,
+		EtcdMinFreeSpace:      minFree,
+		EtcdReservedSpace:     reserved,
 		ControllerManagerPort: o.ControllerManagerPort,
 		SchedulerPort:         o.SchedulerPort,
 		LeaderElect:           o.LeaderElect,

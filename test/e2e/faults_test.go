@@ -49,8 +49,8 @@ type recovery struct {
 }
 
 // Faults under real containerd, with 50 Fargate pods running: kill -9 of the server
-// in the middle of a scale-up to 100, kill -9 of fargo's containerd, and a
-// container's shim killed. After each, every pod that was Running runs on with the
+// in the middle of a scale-up to 100, kill -9 of fargo's containerd, a container's
+// shim killed, and etcd's filesystem full until space returns. After each, every pod that was Running runs on with the
 // same container (but the one whose shim died, which is restarted in place), every
 // pod created runs, no IP is held twice, and nothing leaks.
 func TestFaults(t *testing.T) {
@@ -62,6 +62,9 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
+	// etcd's data on a filesystem of its own, to fill: room for the WAL, the
+	// database, and the default free-space floor and reserve.
+	loopFilesystem(t, filepath.Join(dataDir, "etcd"), 1<<30)
 	cfg := filepath.Join(t.TempDir(), "faults.yaml")
 	if err := os.WriteFile(cfg, []byte(faultsConfig), 0o600); err != nil {
 		t.Fatal(err)
@@ -167,6 +170,49 @@ func TestFaults(t *testing.T) {
 		delete(running, victim.Name)
 		sameContainers(t, running, now)
 		checkConsistent(t, s, now)
+		running = now
+	})
+
+	t.Run("etcd's filesystem full", func(t *testing.T) {
+		etcdDir := filepath.Join(dataDir, "etcd")
+		filler := fillFilesystem(t, etcdDir)
+		harness.Eventually(t, 10*time.Second, "the server reports the full disk", func() bool {
+			return strings.Contains(s.Output(), "warning: etcd's filesystem") && strings.Contains(s.Output(), "the cluster refuses writes")
+		})
+		out, err := s.TryKubectl("create", "configmap", "on-a-full-disk", "-n", "faults")
+		if err == nil || !strings.Contains(out, "database space exceeded") {
+			t.Errorf("a write on a full disk: %v %s; want it refused with \"database space exceeded\"", err, out)
+		}
+		// Full for longer than the node monitor's grace period (40 s), while every
+		// node lease, status and heartbeat write is refused: nothing may stop.
+		time.Sleep(45 * time.Second)
+		if s.Exited() {
+			t.Fatalf("the server stopped on a full disk:\n%s", tail(s.Output(), 20))
+		}
+		during, _, err := runningPods(s.Client())
+		if err != nil {
+			t.Fatalf("reading pods on a full disk: %v", err)
+		}
+		sameContainers(t, running, during)
+
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		harness.Eventually(t, 10*time.Second, "the server reports writes accepted again", func() bool {
+			return strings.Contains(s.Output(), "the cluster accepts writes again")
+		})
+		s.Kubectl("scale", "deployment", "web", "-n", "faults", "--replicas=110")
+		now := waitRunning(t, s.Client(), 110, 3*time.Minute)
+		figures = append(figures, recovery{"etcd's filesystem full for 45 s, then space freed and 5 more pods", 110, time.Since(start)})
+		sameContainers(t, running, now)
+		checkConsistent(t, s, now)
+		if fi, err := os.Stat(filepath.Join(etcdDir, "fargo-reserved-space")); err != nil || fi.Size() != 128<<20 {
+			t.Errorf("etcd's reserved space after recovery: %v %v; want 128 MiB", fi, err)
+		}
+		if lines := etcdLogsOnTerminal(s.Output()); len(lines) > 0 {
+			t.Errorf("%d lines of the etcd client's log on the server's output, e.g. %s", len(lines), lines[0])
+		}
 	})
 
 	s.Kubectl("delete", "deployment", "web", "-n", "faults")

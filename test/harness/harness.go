@@ -192,6 +192,16 @@ func (s *Server) WaitExit(timeout time.Duration) error {
 	}
 }
 
+// Exited reports whether the server process has ended.
+func (s *Server) Exited() bool {
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Output is everything the server printed so far.
 func (s *Server) Output() string { return s.out.String() }
 
