@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
@@ -17,7 +18,8 @@ import (
 // routeByNode routes the apiserver's connections by node: a Fargate node's
 // kubelet port (its address is the pod's, inside a sandbox) goes to the kubelet
 // API of the agent on the sandbox's host, wherever that agent runs; everything
-// else (webhooks, node-group kubelets later) is dialled directly.
+// else (webhooks, a node-group node's own kubelet at its address) is dialled
+// directly.
 func routeByNode(c client.Reader, vpc *net.IPNet) controlplane.DialFunc {
 	port := strconv.Itoa(kubeletapi.Port)
 	return func(ctx context.Context, addr string) (net.Conn, error) {
@@ -27,8 +29,10 @@ func routeByNode(c client.Reader, vpc *net.IPNet) controlplane.DialFunc {
 			return controlplane.DirectDial(ctx, addr)
 		}
 		sb := &v1alpha1.Sandbox{}
-		if err := c.Get(ctx, client.ObjectKey{Name: names.SandboxName(ip)}, sb); err != nil {
-			return nil, fmt.Errorf("no Fargate node at %s: %w", ip, err)
+		if err := c.Get(ctx, client.ObjectKey{Name: names.SandboxName(ip)}, sb); apierrors.IsNotFound(err) {
+			return controlplane.DirectDial(ctx, addr) // no sandbox: a node group's kubelet
+		} else if err != nil {
+			return nil, fmt.Errorf("looking up the Fargate node at %s: %w", ip, err)
 		}
 		host := &v1alpha1.Host{}
 		if err := c.Get(ctx, client.ObjectKey{Name: sb.Spec.Host}, host); err != nil {

@@ -39,6 +39,7 @@ type Daemon struct {
 	Socket  string
 	bin     string
 	logFile string
+	conf    func(dir string) string
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -61,6 +62,12 @@ func (d *Daemon) WarnTo(warn func(error)) {
 // waits until it answers. A containerd already serving dir's socket (left by a
 // previous fargo whose shims still run) is adopted instead.
 func StartDaemon(ctx context.Context, dir, logFile string) (*Daemon, error) {
+	return StartDaemonWith(ctx, dir, logFile, runtimeConfig)
+}
+
+// StartDaemonWith is StartDaemon with another configuration: conf(dir) is the
+// config.toml, which must put the sockets at dir/containerd.sock(.ttrpc).
+func StartDaemonWith(ctx context.Context, dir, logFile string, conf func(dir string) string) (*Daemon, error) {
 	bin, err := exec.LookPath("containerd")
 	if err != nil {
 		return nil, fmt.Errorf("finding containerd (install Debian's containerd and runc packages, or use --runtime fake): %w", err)
@@ -68,7 +75,7 @@ func StartDaemon(ctx context.Context, dir, logFile string) (*Daemon, error) {
 	if _, err := exec.LookPath("runc"); err != nil {
 		return nil, fmt.Errorf("finding runc (install Debian's runc package): %w", err)
 	}
-	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "containerd.sock"), bin: bin, logFile: logFile, done: make(chan struct{})}
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "containerd.sock"), bin: bin, logFile: logFile, conf: conf, done: make(chan struct{})}
 	if len(d.Socket) > 100 {
 		return nil, fmt.Errorf("containerd socket path %s is too long for a unix socket (%d bytes); use a shorter --data-dir", d.Socket, len(d.Socket))
 	}
@@ -87,7 +94,7 @@ func StartDaemon(ctx context.Context, dir, logFile string) (*Daemon, error) {
 // launch starts containerd and waits until it answers.
 func (d *Daemon) launch(ctx context.Context) error {
 	config := filepath.Join(d.Dir, "config.toml")
-	if err := os.WriteFile(config, []byte(d.config()), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(d.conf(d.Dir)), 0o600); err != nil {
 		return fmt.Errorf("writing containerd config: %w", err)
 	}
 	log, err := os.OpenFile(d.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -249,10 +256,10 @@ func peerPid(socket string) int {
 	return int(cred.Pid)
 }
 
-// config is containerd's configuration: everything under Dir, no CRI plugin
-// (fargo is the kubelet), runc v2 shims.
-func (d *Daemon) config() string {
-	r := strings.NewReplacer("DIR", d.Dir)
+// runtimeConfig is the configuration of the runtime backend's containerd:
+// everything under dir, no CRI plugin (fargo is the kubelet), runc v2 shims.
+func runtimeConfig(dir string) string {
+	r := strings.NewReplacer("DIR", dir)
 	return r.Replace(`version = 2
 root = "DIR/root"
 state = "DIR/state"
