@@ -220,3 +220,27 @@ func (c *Cluster) PrivateSubnets() []SubnetRef {
 	}
 	return out
 }
+
+// NodeGroupSubnets are the subnets a node group's nodes go in: its own list, or
+// else the private subnets with privateNetworking (the public ones otherwise, as
+// eksctl), or else any the VPC has.
+func (c *Cluster) NodeGroupSubnets(ng ManagedNodeGroup) []SubnetRef {
+	var out []SubnetRef
+	for _, s := range ng.Subnets {
+		if ref := c.subnet(s); ref != nil {
+			out = append(out, *ref)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, s := range c.Subnets() {
+		if s.Private == ng.PrivateNetworking {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = c.Subnets()
+	}
+	return out
+}

@@ -37,6 +37,7 @@ func (d dirs) manifests() string  { return filepath.Join(d.root, "manifests") }
 func (d dirs) podLogs() string    { return filepath.Join(d.root, "pod-logs") }
 func (d dirs) kubeconfig() string { return filepath.Join(d.root, "kubeconfig.yaml") }
 func (d dirs) config() string     { return filepath.Join(d.root, "kubelet.yaml") }
+func (d dirs) pidFile() string    { return filepath.Join(d.root, "kubelet.pid") }
 
 // cgroupRoot is the node's cgroup, in every hierarchy: the kubelet's cgroupRoot.
 func cgroupRoot(ip net.IP) string { return "/fargo-nodes/" + ip.String() }
@@ -169,6 +170,13 @@ state = "DIR/state"
 func writeFile(path string, data []byte) error {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -73,6 +75,7 @@ func Start(ctx context.Context, c *Cluster, spec Spec) (*Node, error) {
 		_ = d.Stop()
 		return nil, fmt.Errorf("node %s: %w", spec.Name, err)
 	}
+	stopStaleKubelet(n.d.pidFile(), n.d.config())
 	if err := n.startKubelet(); err != nil {
 		_ = d.Stop()
 		return nil, fmt.Errorf("node %s: %w", spec.Name, err)
@@ -147,7 +150,33 @@ func (n *Node) startKubelet() error {
 	n.mu.Lock()
 	n.kubelet = cmd
 	n.mu.Unlock()
-	return nil
+	return writeFile(n.d.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)))
+}
+
+// stopStaleKubelet ends the kubelet an earlier fargo left running (it was killed,
+// its kubelet was not): a kubelet restart is harmless, its pods run on, and two
+// would fight over the node's port.
+func stopStaleKubelet(pidFile, config string) {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), "--config="+config) {
+		return // gone, or the pid is someone else's now
+	}
+	klog.Infof("stopping the kubelet (pid %d) an earlier run left for %s", pid, config)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return
+		}
+	}
 }
 
 // supervise starts the kubelet again whenever it exits, until Stop.

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,7 +102,7 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 		return nil, false, fmt.Errorf("Fargate profile %s has no subnet known to this cluster", prof.Name)
 	}
 	subnet := s.Subnets[subnetID]
-	ip, ok := ipam.FreeIP(subnet.Net, claims.Held)
+	ip, ok := ipam.FreeIP(subnet.Net, func(ip net.IP) bool { return claims.Held(ip) || (s.Reserved != nil && s.Reserved(ip)) })
 	if !ok {
 		return nil, false, fmt.Errorf("no free IP address in subnet %s (%s) of Fargate profile %s", subnetID, subnet.Net, prof.Name)
 	}

@@ -47,6 +47,9 @@ type Scheduler struct {
 	// silent and still get sandboxes.
 	Placement Placement
 	HostGrace time.Duration
+	// Reserved reports addresses held outside Sandboxes (node groups' shares of
+	// their subnets); nil: none.
+	Reserved func(net.IP) bool
 	// Clock is the time source (a fake one in tests); nil is the real clock.
 	Clock clock.PassiveClock
 

@@ -11,6 +11,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/nodegroup"
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 )
@@ -38,6 +39,7 @@ type started struct {
 	out       io.Writer
 
 	ctrls *controllers
+	nodes *nodegroup.Manager // nil: this machine runs no node groups
 }
 
 func (s *started) components() []component {
@@ -53,6 +55,7 @@ func (s *started) components() []component {
 		{"Fargate profiles", func(ctx context.Context) (string, error) {
 			return "", createProfiles(ctx, s.ctrls.client, s.pc, s.o.profiles(s.cluster), func(name, state string) { s.progress("Fargate profile "+name, state) })
 		}},
+		{"node groups", s.startNodeGroups},
 	}
 }
 
@@ -70,7 +73,7 @@ func (s *started) startControllers(context.Context) (string, error) {
 			return agent.Start(s.apiCtx, hc, s.cp.AdminConfig, mgr, s.progress, func(err error) { fmt.Fprintf(s.out, "warning: %v\n", err) })
 		}
 	}
-	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, hostStart)
+	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, s.reserved, hostStart)
 	if err != nil {
 		return "", err
 	}

@@ -46,7 +46,7 @@ type controllers struct {
 // the built-in host agent (hostStart, when there is one) and the admission
 // webhooks in one manager, and registers the webhooks once they serve.
 func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement,
-	hostStart func(ctrl.Manager) (*agent.Agent, error)) (*controllers, error) {
+	reserved func(net.IP) bool, hostStart func(ctrl.Manager) (*agent.Agent, error)) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
 	cfg := rest.CopyConfig(cp.AdminConfig)
 	cfg.QPS = -1 // no client-side throttling: the apiserver's priority and fairness paces us
@@ -67,7 +67,7 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 	}
 	sched := &scheduler.Scheduler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorderFor(v1alpha1.SchedulerName), Region: pc.Region, Subnets: schedulerSubnets(cluster),
-		Placement: placement, Clock: clock.RealClock{}}
+		Placement: placement, Reserved: reserved, Clock: clock.RealClock{}}
 	if err := sched.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the fargate-scheduler: %w", err)
 	}

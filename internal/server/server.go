@@ -89,9 +89,14 @@ func Run(o *Options, out io.Writer) error {
 	defer stopAPI()
 	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: cluster.ProfileCluster(o.AccountID), placement: placement,
 		host: hostCfg, apiCtx: apiCtx, apiFailed: make(chan error, 1), progress: progress, out: out}
+	if err := st.newNodeGroups(); err != nil {
+		cp.Stop(stopTimeout)
+		return err
+	}
 	for _, c := range st.components() {
 		detail, err := c.start(ctx)
 		if err != nil {
+			st.stopNodeGroups()
 			if st.ctrls != nil {
 				st.ctrls.stop(stopTimeout / 2)
 			}
@@ -122,6 +127,7 @@ func Run(o *Options, out io.Writer) error {
 	stop() // restore default signal handling: a second signal kills the process
 	enterShutdown()
 	stopAPI()
+	st.stopNodeGroups()
 	ctrls.stop(stopTimeout / 4)
 	cp.Stop(stopTimeout * 3 / 4)
 	klog.Flush()

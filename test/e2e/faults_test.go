@@ -57,18 +57,10 @@ func TestFaults(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, err := os.MkdirTemp("", "fargo-faults-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
+	dataDir, cfg := clusterDir(t, "fargo-faults-", faultsConfig)
 	// etcd's data on a filesystem of its own, to fill: room for the WAL, the
 	// database, and the default free-space floor and reserve.
 	loopFilesystem(t, filepath.Join(dataDir, "etcd"), 1<<30)
-	cfg := filepath.Join(t.TempDir(), "faults.yaml")
-	if err := os.WriteFile(cfg, []byte(faultsConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	args := append(harness.ServerArgs(t, dataDir), "--config", cfg, "--runtime", "containerd", "--host-name", "faults",
 		"--host-cpu", "64", "--host-memory", "64Gi")
 	s := harness.StartServerWith(t, args)
@@ -329,7 +321,7 @@ func containerdPid(t *testing.T, dataDir string) int {
 }
 
 func containerdPidOrZero(dataDir string) int {
-	out, err := exec.Command("pgrep", "-f", "containerd --config "+dataDir+"/").Output()
+	out, err := exec.Command("pgrep", "-f", "containerd --config "+dataDir+"/containerd/config.toml").Output()
 	if err != nil {
 		return 0
 	}

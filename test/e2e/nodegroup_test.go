@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -40,18 +41,9 @@ vpc:
 // of its share of the subnet, and the apiserver reaches it for logs and exec.
 func TestNodeGroupNodeRunsPods(t *testing.T) {
 	requireRoot(t)
-	before := leftoversOnHost()
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, err := os.MkdirTemp("", "fargo-ng-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanupSandboxes(t, dataDir); removeNodeLeftovers(t, before); os.RemoveAll(dataDir) })
-	cfg := filepath.Join(t.TempDir(), "cluster.yaml")
-	if err := os.WriteFile(cfg, []byte(nodeConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dataDir, cfg := clusterDir(t, "fargo-ng-", nodeConfig)
 	s := harness.StartServerWith(t, append(harness.ServerArgs(t, dataDir), "--config", cfg))
 
 	ca, key := clusterCA(t, dataDir)
@@ -171,6 +163,8 @@ func removeNodeLeftovers(t *testing.T, before map[string]bool) {
 			_ = os.Remove(p)
 		}
 	}
+	killTree("/sys/fs/cgroup/memory/fargo-nodes")
+	time.Sleep(200 * time.Millisecond)
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/fargo-nodes")
 	for _, r := range roots {
 		removeTree(r)
@@ -184,6 +178,24 @@ func removeNodeLeftovers(t *testing.T, before map[string]bool) {
 	}
 }
 
+// killTree kills every process in a cgroup tree: a pod's processes outlive its
+// shim.
+func killTree(dir string) {
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(data)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			killTree(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // removeTree removes a cgroup directory tree, deepest first.
 func removeTree(dir string) {
 	entries, _ := os.ReadDir(dir)
@@ -193,4 +205,21 @@ func removeTree(dir string) {
 		}
 	}
 	_ = os.Remove(dir)
+}
+
+// clusterDir makes a data dir removed at the end with all a server and its nodes
+// leave on the host, and writes config there; it returns both paths.
+func clusterDir(t *testing.T, prefix, config string) (dataDir, configFile string) {
+	t.Helper()
+	before := leftoversOnHost()
+	dataDir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupSandboxes(t, dataDir); removeNodeLeftovers(t, before); os.RemoveAll(dataDir) })
+	configFile = filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, configFile
 }

@@ -1,0 +1,130 @@
+package nodegroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Manager runs the cluster's node groups on this machine. Every node it ever
+// made is kept (DATA/nodes/<ip>/node.json), so a restart brings the same nodes
+// back at the same addresses and their pods run on.
+type Manager struct {
+	c      *Cluster
+	region string
+
+	mu    sync.Mutex
+	specs []Spec           // every node kept
+	nodes map[string]*Node // running, by IP
+}
+
+// NewManager loads the nodes kept under the data dir.
+func NewManager(c *Cluster, region string) (*Manager, error) {
+	specs, err := loadRecords(filepath.Join(c.DataDir, "nodes"))
+	if err != nil {
+		return nil, fmt.Errorf("loading node groups' nodes: %w", err)
+	}
+	return &Manager{c: c, region: region, specs: specs, nodes: map[string]*Node{}}, nil
+}
+
+// Reserved reports whether ip is in a node's share of its subnet, which no
+// Fargate pod may take.
+func (m *Manager) Reserved(ip net.IP) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.specs {
+		if s.Block.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Ensure brings g to its desired number of nodes, starting those it keeps and
+// planning new ones, and returns the names of its running nodes.
+func (m *Manager) Ensure(ctx context.Context, g Group) ([]string, error) {
+	t, err := LookupInstanceType(g.InstanceType)
+	if err != nil {
+		return nil, fmt.Errorf("node group %s: %w", g.Name, err)
+	}
+	m.mu.Lock()
+	var mine []Spec
+	var held []*net.IPNet
+	for _, s := range m.specs {
+		held = append(held, s.Block)
+		if s.Group == g.Name {
+			mine = append(mine, s)
+		}
+	}
+	if more := g.Desired - len(mine); more > 0 {
+		added, err := plan(g, m.region, t, more, mine, held)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		for i := range added {
+			dir := filepath.Join(m.c.DataDir, "nodes", added[i].IP.String())
+			if err := ensureDir(dir); err != nil {
+				m.mu.Unlock()
+				return nil, err
+			}
+			if err := saveRecord(dir, &added[i]); err != nil {
+				m.mu.Unlock()
+				return nil, err
+			}
+		}
+		m.specs = append(m.specs, added...)
+		mine = append(mine, added...)
+	}
+	m.mu.Unlock()
+
+	var names []string
+	var errs []error
+	for _, s := range mine {
+		m.mu.Lock()
+		_, running := m.nodes[s.IP.String()]
+		m.mu.Unlock()
+		if !running {
+			n, err := Start(ctx, m.c, s)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.mu.Lock()
+			m.nodes[s.IP.String()] = n
+			m.mu.Unlock()
+		}
+		names = append(names, s.Name)
+	}
+	return names, errors.Join(errs...)
+}
+
+// Stop ends every node's kubelet and containerd; their pods run on.
+func (m *Manager) Stop() error {
+	m.mu.Lock()
+	nodes := m.nodes
+	m.nodes = map[string]*Node{}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- n.Stop() }()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// Describe is a group's nodes for the start-up output.
+func Describe(g Group, names []string) string {
+	return fmt.Sprintf("%d × %s: %s", len(names), g.InstanceType, strings.Join(names, ", "))
+}

@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+// mixedConfig is the seed's cluster: a managed node group of two t3.xlarge in
+// two private subnets, and the third test's Fargate profile (namespace
+// test3-mixed, label runon=fargate).
+const mixedConfig = `apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: mixed, region: ap-southeast-1}
+vpc:
+  subnets:
+    private:
+      ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
+      ap-southeast-1b: { id: subnet-b, cidr: 192.168.128.0/19 }
+managedNodeGroups:
+  - name: managed-ng
+    labels: {Name: managed-ng}
+    instanceType: t3.xlarge
+    desiredCapacity: 2
+    privateNetworking: true
+fargateProfiles:
+  - name: test3-mixed
+    selectors:
+      - namespace: test3-mixed
+        labels: {runon: fargate}
+`
+
+// The seed's mixed cluster: the config's node group comes up as two upstream
+// kubelets, pods that match no profile run there and the labelled ones on
+// Fargate, both kinds answer kubectl logs and exec, and a kill -9 of the server
+// and a restart keep every pod's container.
+func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
+	requireRoot(t)
+	img, err := images.Busybox()
+	ref := images.Serve(t, "busybox", img, err)
+	dataDir, cfg := clusterDir(t, "fargo-mixed-", mixedConfig)
+	args := append(harness.ServerArgs(t, dataDir), "--config", cfg, "--runtime", "containerd", "--host-name", "mixed",
+		"--host-cpu", "16", "--host-memory", "32Gi")
+	s := harness.StartServerWith(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
+			t.Logf("%s\nserver output:\n%s", out, tail(s.Output(), 30))
+			logs, _ := filepath.Glob(filepath.Join(dataDir, "logs", "node-*-kubelet.log"))
+			for _, l := range logs {
+				data, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, tail(string(data), 20))
+			}
+		}
+	})
+	nodes := []string{"ip-192-168-127-193.ap-southeast-1.compute.internal", "ip-192-168-159-193.ap-southeast-1.compute.internal"}
+	if out := s.Output(); !strings.Contains(out, "node group managed-ng") || !strings.Contains(out, "2 × t3.xlarge: "+nodes[0]+", "+nodes[1]) {
+		t.Errorf("the start-up output does not list the node group's nodes:\n%s", out)
+	}
+	harness.Eventually(t, time.Minute, "both nodes Ready", func() bool {
+		out, _ := s.TryKubectl("get", "nodes", "-l", "eks.amazonaws.com/nodegroup=managed-ng",
+			"-o", `jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+		return strings.Contains(out, nodes[0]+" True") && strings.Contains(out, nodes[1]+" True")
+	})
+
+	s.Kubectl("create", "namespace", "test3-mixed")
+	harness.Eventually(t, 30*time.Second, "service account", func() bool {
+		_, err := s.TryKubectl("get", "sa", "default", "-n", "test3-mixed")
+		return err == nil
+	})
+	for _, d := range []struct{ name, labels string }{{"mixed-ec2", ""}, {"mixed-fargate", `,"runon":"fargate"`}} {
+		s.CreateManifest(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + d.name + `","namespace":"test3-mixed"},
+"spec":{"replicas":2,"selector":{"matchLabels":{"app":"` + d.name + `"}},"template":{"metadata":{"labels":{"app":"` + d.name + `"` + d.labels + `}},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sh","-c","echo hello from $HOSTNAME; sleep 3600"]}]}}}}`)
+	}
+	pods := waitPods(t, s, "test3-mixed", 4)
+	for _, p := range pods {
+		onFargate := strings.HasPrefix(p.Spec.NodeName, "fargate-ip-")
+		if wantFargate := p.Labels["runon"] == "fargate"; onFargate != wantFargate {
+			t.Errorf("pod %s (runon=%q) on %s", p.Name, p.Labels["runon"], p.Spec.NodeName)
+		}
+		if !onFargate && p.Spec.NodeName != nodes[0] && p.Spec.NodeName != nodes[1] {
+			t.Errorf("pod %s on %s, not a managed-ng node", p.Name, p.Spec.NodeName)
+		}
+	}
+	if out := s.Kubectl("get", "pods", "-n", "test3-mixed", "-l", "runon", "-o", "name"); len(strings.Fields(out)) != 2 || !strings.Contains(out, "mixed-fargate") || strings.Contains(out, "mixed-ec2") {
+		t.Errorf("kubectl get pods -l runon: %s; want the two Fargate pods only", out)
+	}
+	for _, p := range pods {
+		harness.Eventually(t, 30*time.Second, "kubectl logs "+p.Name, func() bool {
+			out, _ := s.TryKubectl("logs", "-n", "test3-mixed", p.Name)
+			return strings.Contains(out, "hello from "+p.Name)
+		})
+		if out, err := s.TryKubectl("exec", "-n", "test3-mixed", p.Name, "--", "hostname"); err != nil || strings.TrimSpace(out) != p.Name {
+			t.Errorf("kubectl exec %s hostname: %q, %v", p.Name, out, err)
+		}
+	}
+
+	// kill -9 of the server, and the same command again: every pod keeps its container.
+	if err := s.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.WaitExit(30 * time.Second)
+	s = harness.StartServerWith(t, args)
+	harness.Eventually(t, time.Minute, "the node group's nodes Ready again", func() bool {
+		out, _ := s.TryKubectl("get", "nodes", "-l", "eks.amazonaws.com/nodegroup=managed-ng",
+			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+		return strings.Count(out, "True") == 2
+	})
+	after := waitPods(t, s, "test3-mixed", 4)
+	for name, p := range pods {
+		q := after[name]
+		if q == nil || q.Status.ContainerStatuses[0].ContainerID != p.Status.ContainerStatuses[0].ContainerID || q.Status.ContainerStatuses[0].RestartCount != 0 {
+			t.Errorf("pod %s: container %s became %+v", name, p.Status.ContainerStatuses[0].ContainerID, q)
+		}
+	}
+	s.Kubectl("delete", "namespace", "test3-mixed", "--wait=true", "--timeout=90s")
+}
+
+// waitPods waits until n pods of ns run and returns them by name.
+func waitPods(t *testing.T, s *harness.Server, ns string, n int) map[string]*corev1.Pod {
+	t.Helper()
+	var got map[string]*corev1.Pod
+	harness.Eventually(t, 2*time.Minute, "pods Running", func() bool {
+		list, err := s.Client().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		got = map[string]*corev1.Pod{}
+		for i := range list.Items {
+			p := &list.Items[i]
+			if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil {
+				got[p.Name] = p
+			}
+		}
+		return len(got) == n && len(list.Items) == n
+	})
+	return got
+}
