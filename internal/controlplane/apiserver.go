@@ -34,6 +34,8 @@ func apiServerArgs(c *Config, cs *certs, etcdServers []string, advertise net.IP)
 		"--service-account-signing-key-file=" + cs.ServiceAccountKey,
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
+		// Node-group kubelets get their client certificates by TLS bootstrap.
+		"--enable-bootstrap-token-auth=true",
 		"--allow-privileged=true",
 		"--profiling=" + strconv.FormatBool(c.Profiling),
 		"--requestheader-client-ca-file=" + cs.FrontProxyCA.CertFile,

@@ -27,7 +27,8 @@ func controllerManagerArgs(c *Config, cs *certs, kubeconfig string) []string {
 		"--allocate-node-cidrs=false",
 		// The TTL controller annotates every node for kubelets' secret caches; fargo's
 		// agent does not read it, and a write per node halves pod start throughput.
-		"--controllers=*,-ttl-controller",
+		// The token cleaner removes node groups' expired bootstrap tokens.
+		"--controllers=*,-ttl-controller,tokencleaner",
 		"--leader-elect=" + strconv.FormatBool(c.LeaderElect),
 		"--profiling=false",
 		// Stop within fargo's own shutdown budget (10 s in all).

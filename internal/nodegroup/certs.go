@@ -19,15 +19,11 @@ import (
 // certLife is how long a node's certificates are valid; made again at each start.
 const certLife = 365 * 24 * time.Hour
 
-// writeNodeCerts writes the kubelet's client certificate (system:node:<name> in
-// system:nodes, which the Node authorizer and NodeRestriction admit) and its
-// serving certificate (the node's IP and name), both signed by the cluster CA,
-// which the apiserver checks kubelets against.
-func writeNodeCerts(dir string, n *Spec, ca *x509.Certificate, caKey crypto.Signer) error {
+// writeServingCert writes the kubelet's serving certificate (the node's IP and
+// name), signed by the cluster CA, which the apiserver checks kubelets against.
+// Its client certificate comes through the CSR API (TLS bootstrap).
+func writeServingCert(dir string, n *Spec, ca *x509.Certificate, caKey crypto.Signer) error {
 	subject := pkix.Name{CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}}
-	if err := writeSigned(dir, "kubelet-client", &x509.Certificate{Subject: subject, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey); err != nil {
-		return err
-	}
 	return writeSigned(dir, "kubelet-serving", &x509.Certificate{Subject: subject, IPAddresses: []net.IP{n.IP}, DNSNames: []string{n.Name},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, caKey)
 }

@@ -36,6 +36,7 @@ func (d dirs) cniData() string    { return filepath.Join(d.root, "cni", "ipam") 
 func (d dirs) manifests() string  { return filepath.Join(d.root, "manifests") }
 func (d dirs) podLogs() string    { return filepath.Join(d.root, "pod-logs") }
 func (d dirs) kubeconfig() string { return filepath.Join(d.root, "kubeconfig.yaml") }
+func (d dirs) bootstrap() string  { return filepath.Join(d.root, "bootstrap-kubeconfig.yaml") }
 func (d dirs) config() string     { return filepath.Join(d.root, "kubelet.yaml") }
 func (d dirs) pidFile() string    { return filepath.Join(d.root, "kubelet.pid") }
 
@@ -74,6 +75,7 @@ func kubeletConfig(d dirs, n *Spec, dns net.IP, machineMemoryMiB int64) ([]byte,
 		StaticPodPath:            d.manifests(),
 		PodLogsDir:               d.podLogs(),
 		MaxPods:                  int32(n.Type.MaxPods),
+		RotateCertificates:       true,
 		ProviderID:               "aws:///" + n.Zone + "/i-" + strings.ReplaceAll(n.IP.String(), ".", ""),
 	}
 	// The kubelet reports the machine's memory as capacity; reserving the rest
@@ -85,18 +87,19 @@ func kubeletConfig(d dirs, n *Spec, dns net.IP, machineMemoryMiB int64) ([]byte,
 	return yaml.Marshal(cfg)
 }
 
-// writeKubeconfig is the kubelet's client configuration: the apiserver, the
-// cluster CA, and the node's client certificate.
-func writeKubeconfig(d dirs, server string) error {
+// writeBootstrapKubeconfig is the kubelet's first client configuration: the
+// apiserver, the cluster CA, and a bootstrap token, with which the kubelet asks
+// for its client certificate and then writes its own kubeconfig.
+func writeBootstrapKubeconfig(d dirs, server, token string) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["cluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: filepath.Join(d.pki(), "ca.crt")}
-	cfg.AuthInfos["node"] = &clientcmdapi.AuthInfo{ClientCertificate: filepath.Join(d.pki(), "kubelet-client.crt"), ClientKey: filepath.Join(d.pki(), "kubelet-client.key")}
-	cfg.Contexts["node"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "node"}
-	cfg.CurrentContext = "node"
-	if err := clientcmd.WriteToFile(*cfg, d.kubeconfig()); err != nil {
-		return fmt.Errorf("writing the kubelet's kubeconfig: %w", err)
+	cfg.AuthInfos["bootstrap"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["bootstrap"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "bootstrap"}
+	cfg.CurrentContext = "bootstrap"
+	if err := clientcmd.WriteToFile(*cfg, d.bootstrap()); err != nil {
+		return fmt.Errorf("writing the kubelet's bootstrap kubeconfig: %w", err)
 	}
-	return nil
+	return os.Chmod(d.bootstrap(), 0o600)
 }
 
 // cniConfig gives pods addresses of the node's block, with the subnet's mask and

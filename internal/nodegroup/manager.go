@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync"
+
+	"k8s.io/client-go/kubernetes"
 )
 
 // Manager runs the cluster's node groups on this machine. Every node it ever
@@ -44,9 +45,10 @@ func (m *Manager) Reserved(ip net.IP) bool {
 	return false
 }
 
-// Ensure brings g to its desired number of nodes, starting those it keeps and
-// planning new ones, and returns the names of its running nodes.
-func (m *Manager) Ensure(ctx context.Context, g Group) ([]string, error) {
+// Ensure brings g to its desired number of nodes: those it keeps are started,
+// new ones planned, and surplus ones (the last made first) drained and removed.
+// It returns the names of the group's running nodes.
+func (m *Manager) Ensure(ctx context.Context, g Group, kube kubernetes.Interface) ([]string, error) {
 	t, err := LookupInstanceType(g.InstanceType)
 	if err != nil {
 		return nil, fmt.Errorf("node group %s: %w", g.Name, err)
@@ -80,6 +82,10 @@ func (m *Manager) Ensure(ctx context.Context, g Group) ([]string, error) {
 		m.specs = append(m.specs, added...)
 		mine = append(mine, added...)
 	}
+	var surplus []Spec
+	if len(mine) > g.Desired {
+		mine, surplus = mine[:g.Desired], mine[g.Desired:]
+	}
 	m.mu.Unlock()
 
 	var names []string
@@ -100,7 +106,42 @@ func (m *Manager) Ensure(ctx context.Context, g Group) ([]string, error) {
 		}
 		names = append(names, s.Name)
 	}
+	for _, s := range surplus {
+		if err := m.removeNode(ctx, s, kube); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return names, errors.Join(errs...)
+}
+
+// removeNode drains a node and takes it off the machine, forgetting it.
+func (m *Manager) removeNode(ctx context.Context, s Spec, kube kubernetes.Interface) error {
+	m.mu.Lock()
+	n := m.nodes[s.IP.String()]
+	m.mu.Unlock()
+	if n == nil { // kept but not running (e.g. scaled down across a restart)
+		var err error
+		if n, err = Start(ctx, m.c, s); err != nil {
+			return err
+		}
+	}
+	if err := drain(ctx, kube, s.Name); err != nil {
+		return fmt.Errorf("node group %s: %w", s.Group, err)
+	}
+	err := n.remove(ctx, kube)
+	m.mu.Lock()
+	delete(m.nodes, s.IP.String())
+	for i := range m.specs {
+		if m.specs[i].IP.Equal(s.IP) {
+			m.specs = append(m.specs[:i], m.specs[i+1:]...)
+			break
+		}
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("node group %s: removing %s: %w", s.Group, s.Name, err)
+	}
+	return nil
 }
 
 // Stop ends every node's kubelet and containerd; their pods run on.
@@ -122,9 +163,4 @@ func (m *Manager) Stop() error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
-}
-
-// Describe is a group's nodes for the start-up output.
-func Describe(g Group, names []string) string {
-	return fmt.Sprintf("%d × %s: %s", len(names), g.InstanceType, strings.Join(names, ", "))
 }

@@ -32,6 +32,9 @@ type Cluster struct {
 	DNS       net.IP
 	// Fargo is the multicall binary, run as `fargo kubelet`.
 	Fargo string
+	// Token is a bootstrap token (BootstrapToken) for nodes without a client
+	// certificate yet.
+	Token string
 }
 
 // Node is one running node: its containerd and its kubelet, both kept running.
@@ -88,10 +91,10 @@ func (n *Node) writeFiles() error {
 	if err := writeCA(n.d.pki(), n.c.CA); err != nil {
 		return err
 	}
-	if err := writeNodeCerts(n.d.pki(), &n.Spec, n.c.CA, n.c.CAKey); err != nil {
+	if err := writeServingCert(n.d.pki(), &n.Spec, n.c.CA, n.c.CAKey); err != nil {
 		return err
 	}
-	if err := writeKubeconfig(n.d, n.c.APIServer); err != nil {
+	if err := writeBootstrapKubeconfig(n.d, n.c.APIServer, n.c.Token); err != nil {
 		return err
 	}
 	mem, err := machineMemoryMiB()
@@ -120,6 +123,7 @@ func (n *Node) logFile(what string) string {
 func (n *Node) kubeletArgs() []string {
 	args := []string{"kubelet",
 		"--config=" + n.d.config(),
+		"--bootstrap-kubeconfig=" + n.d.bootstrap(),
 		"--kubeconfig=" + n.d.kubeconfig(),
 		"--root-dir=" + n.d.kubelet(),
 		"--cert-dir=" + n.d.pki(),
@@ -220,23 +224,32 @@ func (n *Node) isStopping() bool {
 // Its pods keep running, as on a machine whose kubelet restarts; the next Start
 // finds them.
 func (n *Node) Stop() error {
-	n.mu.Lock()
-	n.stopping = true
-	cmd := n.kubelet
-	n.mu.Unlock()
 	var errs []error
-	if cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-n.done
-			errs = append(errs, fmt.Errorf("node %s: the kubelet did not stop within 10s; killed", n.Spec.Name))
-		}
+	if err := n.stopKubelet(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := n.containerd.Stop(); err != nil {
 		errs = append(errs, fmt.Errorf("node %s: %w", n.Spec.Name, err))
 	}
 	return errors.Join(errs...)
+}
+
+// stopKubelet ends the kubelet and its supervision.
+func (n *Node) stopKubelet() error {
+	n.mu.Lock()
+	n.stopping = true
+	cmd := n.kubelet
+	n.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-n.done
+		return fmt.Errorf("node %s: the kubelet did not stop within 10s; killed", n.Spec.Name)
+	}
 }

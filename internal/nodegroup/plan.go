@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -93,7 +94,7 @@ func plan(g Group, region string, t InstanceType, n int, existing []Spec, held [
 		}
 		ip := ipv4(binary.BigEndian.Uint32(block.IP.To4()) + 1)
 		out = append(out, Spec{Name: NodeName(ip, region), Group: g.Name, InstanceType: g.InstanceType, Type: t,
-			Region: region, Zone: s.Zone, IP: ip, Subnet: s.Net, Block: block, Labels: g.Labels, Taints: g.Taints})
+			Region: region, Zone: s.Zone, IP: ip, Subnet: s.Net, Block: block, Labels: g.Labels, Taints: g.Taints, created: time.Now()})
 		held = append(held, block)
 		perSubnet[s.Net.String()]++
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -18,20 +20,22 @@ type record struct {
 	IP, Subnet, Block                       string
 	Labels                                  map[string]string `json:",omitempty"`
 	Taints                                  []corev1.Taint    `json:",omitempty"`
+	// Created orders the nodes: a scale-down removes the last made first.
+	Created time.Time
 }
 
 const recordFile = "node.json"
 
 func saveRecord(dir string, s *Spec) error {
 	data, err := json.MarshalIndent(record{Name: s.Name, Group: s.Group, InstanceType: s.InstanceType, Region: s.Region, Zone: s.Zone,
-		IP: s.IP.String(), Subnet: s.Subnet.String(), Block: s.Block.String(), Labels: s.Labels, Taints: s.Taints}, "", "  ")
+		IP: s.IP.String(), Subnet: s.Subnet.String(), Block: s.Block.String(), Labels: s.Labels, Taints: s.Taints, Created: s.created}, "", "  ")
 	if err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, recordFile), data)
 }
 
-// loadRecords reads every node kept under nodesDir.
+// loadRecords reads every node kept under nodesDir, oldest first.
 func loadRecords(nodesDir string) ([]Spec, error) {
 	paths, err := filepath.Glob(filepath.Join(nodesDir, "*", recordFile))
 	if err != nil {
@@ -53,6 +57,7 @@ func loadRecords(nodesDir string) ([]Spec, error) {
 		}
 		out = append(out, s)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].created.Before(out[j].created) })
 	return out, nil
 }
 
@@ -68,5 +73,5 @@ func (r record) spec() (Spec, error) {
 		return Spec{}, fmt.Errorf("bad address %q, subnet %q or block %q", r.IP, r.Subnet, r.Block)
 	}
 	return Spec{Name: r.Name, Group: r.Group, InstanceType: r.InstanceType, Type: t, Region: r.Region, Zone: r.Zone,
-		IP: ip, Subnet: subnet, Block: block, Labels: r.Labels, Taints: r.Taints}, nil
+		IP: ip, Subnet: subnet, Block: block, Labels: r.Labels, Taints: r.Taints, created: r.Created}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -25,6 +26,8 @@ type Spec struct {
 	Block  *net.IPNet
 	Labels map[string]string
 	Taints []corev1.Taint
+
+	created time.Time // when the node was planned
 }
 
 // NodeName is EKS's name for an EC2 node at ip.

@@ -131,3 +131,18 @@ func TestSilentHostThenResume(t *testing.T) {
 		t.Errorf("sandboxes %v after the host came back, want one", list.Items)
 	}
 }
+
+// Addresses a node group holds are never given to a Fargate pod.
+func TestClaimSkipsReservedAddresses(t *testing.T) {
+	x := newSchedSuite(t, time.Second)
+	_, block, _ := net.ParseCIDR("192.168.0.0/28") // .4 to .15 held by a node
+	x.s.Reserved = block.Contains
+	x.reconcile(t)
+	list := &v1alpha1.SandboxList{}
+	if err := x.c.List(context.Background(), list); err != nil || len(list.Items) != 1 {
+		t.Fatalf("sandboxes %v, %v; want one claim", list.Items, err)
+	}
+	if ip := list.Items[0].Spec.IP; ip != "192.168.0.16" {
+		t.Errorf("claimed %s; want 192.168.0.16, the first address outside the node's block", ip)
+	}
+}

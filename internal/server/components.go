@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fargo-dev/fargo/internal/agent"
@@ -40,6 +41,7 @@ type started struct {
 
 	ctrls *controllers
 	nodes *nodegroup.Manager // nil: this machine runs no node groups
+	kube  kubernetes.Interface
 }
 
 func (s *started) components() []component {
@@ -73,7 +75,7 @@ func (s *started) startControllers(context.Context) (string, error) {
 			return agent.Start(s.apiCtx, hc, s.cp.AdminConfig, mgr, s.progress, func(err error) { fmt.Fprintf(s.out, "warning: %v\n", err) })
 		}
 	}
-	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, s.reserved, hostStart)
+	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, s.reserved, s.setupNodeGroups, hostStart)
 	if err != nil {
 		return "", err
 	}

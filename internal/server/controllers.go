@@ -46,7 +46,7 @@ type controllers struct {
 // the built-in host agent (hostStart, when there is one) and the admission
 // webhooks in one manager, and registers the webhooks once they serve.
 func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Cluster, pc profile.Cluster, port int, placement scheduler.Placement,
-	reserved func(net.IP) bool, hostStart func(ctrl.Manager) (*agent.Agent, error)) (*controllers, error) {
+	reserved func(net.IP) bool, setup func(ctrl.Manager) error, hostStart func(ctrl.Manager) (*agent.Agent, error)) (*controllers, error) {
 	ctrl.SetLogger(klog.NewKlogr())
 	cfg := rest.CopyConfig(cp.AdminConfig)
 	cfg.QPS = -1 // no client-side throttling: the apiserver's priority and fairness paces us
@@ -74,6 +74,11 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 	readmit := &webhook.Readmitter{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("fargo-webhook"), Clock: clock.RealClock{}}
 	if err := readmit.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the re-admission of pods the webhook missed: %w", err)
+	}
+	if setup != nil {
+		if err := setup(mgr); err != nil {
+			return nil, err
+		}
 	}
 	var hostAgent *agent.Agent
 	if hostStart != nil {

@@ -5,34 +5,53 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/nodegroup"
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// newNodeGroups prepares the config's managed node groups when this machine can
-// run them: they need the built-in host with a runtime that runs processes, as
-// root. Otherwise it says why they are not started.
-func (s *started) newNodeGroups() error {
-	if len(s.cluster.ManagedNodeGroups) == 0 {
-		return nil
-	}
+// nodeGroupTimeout bounds how long start-up waits for a group's nodes.
+const nodeGroupTimeout = 3 * time.Minute
+
+// newNodeGroups prepares the node groups when this machine can run them: they
+// need the built-in host with a runtime that runs processes, as root. Otherwise,
+// when the config has groups, it says why they are not started.
+func (s *started) newNodeGroups(ctx context.Context) error {
 	if why := s.nodeGroupsBlocked(); why != "" {
-		fmt.Fprintf(s.out, "note: node groups not started: %s; pods that match no Fargate profile stay Pending\n", why)
+		if len(s.cluster.ManagedNodeGroups) > 0 {
+			fmt.Fprintf(s.out, "note: node groups not started: %s; pods that match no Fargate profile stay Pending\n", why)
+		}
 		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the fargo binary for the node groups' kubelets: %w", err)
 	}
-	m, err := nodegroup.NewManager(&nodegroup.Cluster{DataDir: s.cfg.DataDir, LogDir: s.cfg.LogDir, APIServer: s.cp.Endpoint,
-		CA: s.cp.CA, CAKey: s.cp.CAKey, DNS: s.cluster.ClusterDNS(), Fargo: self}, s.cluster.Metadata.Region)
+	kube, err := kubernetes.NewForConfig(s.cp.AdminConfig)
+	if err != nil {
+		return fmt.Errorf("creating API client: %w", err)
+	}
+	token, err := nodegroup.BootstrapToken(ctx, kube)
 	if err != nil {
 		return err
 	}
-	s.nodes = m
+	m, err := nodegroup.NewManager(&nodegroup.Cluster{DataDir: s.cfg.DataDir, LogDir: s.cfg.LogDir, APIServer: s.cp.Endpoint,
+		CA: s.cp.CA, CAKey: s.cp.CAKey, DNS: s.cluster.ClusterDNS(), Fargo: self, Token: token}, s.cluster.Metadata.Region)
+	if err != nil {
+		return err
+	}
+	s.nodes, s.kube = m, kube
 	return nil
 }
 
@@ -51,37 +70,46 @@ func (s *started) nodeGroupsBlocked() string {
 // reserved is the node groups' shares of their subnets, which Fargate pods leave.
 func (s *started) reserved(ip net.IP) bool { return s.nodes != nil && s.nodes.Reserved(ip) }
 
-// startNodeGroups brings each group to its desired size, one line per group.
+// setupNodeGroups registers the NodeGroup reconciler, when there are node groups.
+func (s *started) setupNodeGroups(mgr ctrl.Manager) error {
+	if s.nodes == nil {
+		return nil
+	}
+	r := &nodegroup.Reconciler{Client: mgr.GetClient(), Kube: s.kube, Manager: s.nodes,
+		Group: func(ng *v1alpha1.NodeGroup) (nodegroup.Group, error) { return nodeGroup(s.cluster, ng) }}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the node group controller: %w", err)
+	}
+	return nil
+}
+
+// startNodeGroups creates a NodeGroup for each group of the config (one that
+// exists is kept: it may have been scaled since) and waits until each is ACTIVE,
+// one line per group.
 func (s *started) startNodeGroups(ctx context.Context) (string, error) {
 	if s.nodes == nil {
 		return "", nil
 	}
-	for _, ng := range s.cluster.ManagedNodeGroups {
-		g := nodeGroup(s.cluster, ng)
-		names, err := s.nodes.Ensure(ctx, g)
-		if err != nil {
-			return "", err
+	for _, cng := range s.cluster.ManagedNodeGroups {
+		ng := nodeGroupObject(s.cluster, cng)
+		if err := s.ctrls.client.Create(ctx, ng); err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("creating node group %s: %w", ng.Name, err)
 		}
-		s.progress("node group "+g.Name, nodegroup.Describe(g, names))
+	}
+	for _, cng := range s.cluster.ManagedNodeGroups {
+		ng := &v1alpha1.NodeGroup{}
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, nodeGroupTimeout, true, func(ctx context.Context) (bool, error) {
+			if err := s.ctrls.client.Get(ctx, client.ObjectKey{Name: cng.Name}, ng); err != nil {
+				return false, nil
+			}
+			return ng.Status.Status == v1alpha1.NodeGroupActive && len(ng.Status.Nodes) == ng.Spec.ScalingConfig.DesiredSize, nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("node group %s not ACTIVE after %s (status %s: %s)", cng.Name, nodeGroupTimeout, ng.Status.Status, ng.Status.Message)
+		}
+		s.progress("node group "+ng.Name, fmt.Sprintf("%d × %s: %s", len(ng.Status.Nodes), ng.Spec.InstanceType, strings.Join(ng.Status.Nodes, ", ")))
 	}
 	return "", nil
-}
-
-// nodeGroup is a config's group as the node manager takes it.
-func nodeGroup(c *clusterconfig.Cluster, ng clusterconfig.ManagedNodeGroup) nodegroup.Group {
-	g := nodegroup.Group{Name: ng.Name, InstanceType: ng.InstanceType, Desired: *ng.DesiredCapacity, Labels: ng.Labels}
-	if g.InstanceType == "" && len(ng.InstanceTypes) > 0 {
-		g.InstanceType = ng.InstanceTypes[0]
-	}
-	for _, t := range ng.Taints {
-		g.Taints = append(g.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
-	}
-	for _, s := range c.NodeGroupSubnets(ng) {
-		if _, n, err := net.ParseCIDR(s.CIDR); err == nil {
-			g.Subnets = append(g.Subnets, nodegroup.Subnet{ID: s.ID, Zone: s.AZ, Net: n})
-		}
-	}
-	return g
 }
 
 // stopNodeGroups ends the nodes' kubelets and containerds; their pods run on.
@@ -91,4 +119,44 @@ func (s *started) stopNodeGroups() {
 			fmt.Fprintf(s.out, "warning: %v\n", err)
 		}
 	}
+}
+
+// nodeGroupObject is a config's group as a NodeGroup.
+func nodeGroupObject(c *clusterconfig.Cluster, ng clusterconfig.ManagedNodeGroup) *v1alpha1.NodeGroup {
+	obj := &v1alpha1.NodeGroup{ObjectMeta: metav1.ObjectMeta{Name: ng.Name},
+		Spec: v1alpha1.NodeGroupSpec{InstanceType: ng.InstanceType, Labels: ng.Labels,
+			ScalingConfig: v1alpha1.ScalingConfig{MinSize: *ng.MinSize, MaxSize: *ng.MaxSize, DesiredSize: *ng.DesiredCapacity}}}
+	if obj.Spec.InstanceType == "" && len(ng.InstanceTypes) > 0 {
+		obj.Spec.InstanceType = ng.InstanceTypes[0]
+	}
+	for _, t := range ng.Taints {
+		obj.Spec.Taints = append(obj.Spec.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+	}
+	for _, s := range c.NodeGroupSubnets(ng) {
+		obj.Spec.Subnets = append(obj.Spec.Subnets, s.ID)
+	}
+	return obj
+}
+
+// nodeGroup resolves a NodeGroup's subnets for the node manager.
+func nodeGroup(c *clusterconfig.Cluster, ng *v1alpha1.NodeGroup) (nodegroup.Group, error) {
+	sc := ng.Spec.ScalingConfig
+	if sc.DesiredSize < sc.MinSize || sc.DesiredSize > sc.MaxSize {
+		return nodegroup.Group{}, fmt.Errorf("desiredSize %d is outside minSize %d and maxSize %d", sc.DesiredSize, sc.MinSize, sc.MaxSize)
+	}
+	g := nodegroup.Group{Name: ng.Name, InstanceType: ng.Spec.InstanceType, Desired: sc.DesiredSize, Labels: ng.Spec.Labels, Taints: ng.Spec.Taints}
+	byID := map[string]clusterconfig.SubnetRef{}
+	for _, s := range c.Subnets() {
+		byID[s.ID] = s
+	}
+	for _, id := range ng.Spec.Subnets {
+		s, ok := byID[id]
+		if !ok {
+			return g, fmt.Errorf("subnet %s is not in the cluster config", id)
+		}
+		if _, n, err := net.ParseCIDR(s.CIDR); err == nil {
+			g.Subnets = append(g.Subnets, nodegroup.Subnet{ID: s.ID, Zone: s.AZ, Net: n})
+		}
+	}
+	return g, nil
 }

@@ -108,6 +108,52 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 		}
 	}
 
+	// A DaemonSet runs on every node-group node and on no Fargate node (they are
+	// tainted eks.amazonaws.com/compute-type=fargate:NoSchedule, as on EKS).
+	s.Kubectl("create", "namespace", "monitoring")
+	harness.Eventually(t, 30*time.Second, "service account", func() bool {
+		_, err := s.TryKubectl("get", "sa", "default", "-n", "monitoring")
+		return err == nil
+	})
+	s.CreateManifest(`{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"node-agent","namespace":"monitoring"},
+"spec":{"selector":{"matchLabels":{"app":"node-agent"}},"template":{"metadata":{"labels":{"app":"node-agent"}},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sleep","3600"]}]}}}}`)
+	agents := waitPods(t, s, "monitoring", 2)
+	on := map[string]bool{}
+	for _, p := range agents {
+		on[p.Spec.NodeName] = true
+	}
+	if !on[nodes[0]] || !on[nodes[1]] {
+		t.Errorf("DaemonSet pods on %v; want one on each of %v and none on Fargate", on, nodes)
+	}
+
+	// Scaling: a third node joins; back to two, it is drained (its pod evicted)
+	// and removed, with its DaemonSet pod.
+	third := "ip-192-168-127-129.ap-southeast-1.compute.internal"
+	s.Kubectl("patch", "nodegroup", "managed-ng", "--type=merge", "-p", `{"spec":{"scalingConfig":{"maxSize":3,"desiredSize":3}}}`)
+	harness.Eventually(t, 2*time.Minute, "three nodes ACTIVE", func() bool {
+		out, _ := s.TryKubectl("get", "nodegroup", "managed-ng", "-o", "jsonpath={.status.status} {.status.nodes}")
+		return strings.HasPrefix(out, "ACTIVE") && strings.Contains(out, third)
+	})
+	waitPods(t, s, "monitoring", 3)
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"on-third","namespace":"monitoring"},
+"spec":{"nodeName":"` + third + `","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sleep","3600"]}]}}`)
+	waitPods(t, s, "monitoring", 4)
+	s.Kubectl("patch", "nodegroup", "managed-ng", "--type=merge", "-p", `{"spec":{"scalingConfig":{"desiredSize":2}}}`)
+	harness.Eventually(t, 2*time.Minute, "the third node drained and removed", func() bool {
+		out, _ := s.TryKubectl("get", "nodegroup", "managed-ng", "-o", "jsonpath={.status.status} {.status.nodes}")
+		_, err := s.Client().CoreV1().Nodes().Get(context.Background(), third, metav1.GetOptions{})
+		return strings.HasPrefix(out, "ACTIVE") && !strings.Contains(out, third) && err != nil
+	})
+	waitPods(t, s, "monitoring", 2)
+	if _, err := os.Stat("/sys/class/net/fgnc0a87f81"); err == nil {
+		t.Error("the removed node's interface is still there")
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "nodes", "192.168.127.129")); err == nil {
+		t.Error("the removed node's directory is still there")
+	}
+	s.Kubectl("delete", "namespace", "monitoring", "--wait=true", "--timeout=90s")
+
 	// kill -9 of the server, and the same command again: every pod keeps its container.
 	if err := s.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -57,10 +56,14 @@ func TestNodeGroupNodeRunsPods(t *testing.T) {
 	spec := nodegroup.Spec{Name: nodegroup.NodeName(ip, "ap-southeast-1"), Group: "ng-1", InstanceType: "t3.xlarge", Type: xl,
 		Region: "ap-southeast-1", Zone: "ap-southeast-1a", IP: ip, Subnet: subnet, Block: block,
 		Labels: map[string]string{"team": "web"}}
+	token, err := nodegroup.BootstrapToken(context.Background(), s.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	node, err := nodegroup.Start(context.Background(), &nodegroup.Cluster{DataDir: dataDir, LogDir: filepath.Join(dataDir, "logs"),
 		APIServer: "https://127.0.0.1:" + harness.ArgValue(s.Args, "--api-port"), CA: ca, CAKey: key,
-		DNS: net.ParseIP("10.100.0.10"), Fargo: harness.Bin(t, "fargo")}, spec)
+		DNS: net.ParseIP("10.100.0.10"), Fargo: harness.Bin(t, "fargo"), Token: token}, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +93,21 @@ func TestNodeGroupNodeRunsPods(t *testing.T) {
 		return false
 	})
 	t.Logf("node Ready %.1f s after start", time.Since(start).Seconds())
+	// TLS bootstrap: the kubelet asked for its client certificate with the token,
+	// and kube-controller-manager approved and signed it.
+	csrs, err := s.Client().CertificatesV1().CertificateSigningRequests().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrapped := false
+	for _, c := range csrs.Items {
+		if c.Spec.SignerName == "kubernetes.io/kube-apiserver-client-kubelet" && c.Spec.Username == "system:bootstrap:"+strings.Split(token, ".")[0] && len(c.Status.Certificate) > 0 {
+			bootstrapped = true
+		}
+	}
+	if !bootstrapped {
+		t.Errorf("no signed kubelet client CSR from the bootstrap token among %d CSRs", len(csrs.Items))
+	}
 	for k, v := range map[string]string{"eks.amazonaws.com/nodegroup": "ng-1", "eks.amazonaws.com/capacityType": "ON_DEMAND",
 		"node.kubernetes.io/instance-type": "t3.xlarge", "topology.kubernetes.io/zone": "ap-southeast-1a",
 		"topology.kubernetes.io/region": "ap-southeast-1", "team": "web"} {
@@ -163,11 +181,8 @@ func removeNodeLeftovers(t *testing.T, before map[string]bool) {
 			_ = os.Remove(p)
 		}
 	}
-	killTree("/sys/fs/cgroup/memory/fargo-nodes")
-	time.Sleep(200 * time.Millisecond)
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*/fargo-nodes")
-	for _, r := range roots {
-		removeTree(r)
+	if err := nodegroup.RemoveCgroups("/fargo-nodes"); err != nil {
+		t.Error(err)
 	}
 	links, _ := filepath.Glob("/sys/class/net/fg[np]*")
 	for _, l := range links {
@@ -176,35 +191,6 @@ func removeNodeLeftovers(t *testing.T, before map[string]bool) {
 	if left, _ := filepath.Glob("/sys/fs/cgroup/*/fargo-nodes"); len(left) > 0 {
 		t.Errorf("node cgroups left: %v", left)
 	}
-}
-
-// killTree kills every process in a cgroup tree: a pod's processes outlive its
-// shim.
-func killTree(dir string) {
-	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	for _, f := range strings.Fields(string(data)) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if e.IsDir() {
-			killTree(filepath.Join(dir, e.Name()))
-		}
-	}
-}
-
-// removeTree removes a cgroup directory tree, deepest first.
-func removeTree(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if e.IsDir() {
-			removeTree(filepath.Join(dir, e.Name()))
-		}
-	}
-	_ = os.Remove(dir)
 }
 
 // clusterDir makes a data dir removed at the end with all a server and its nodes

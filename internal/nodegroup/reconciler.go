@@ -1,0 +1,76 @@
+package nodegroup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
+)
+
+// Reconciler keeps each NodeGroup's nodes running at its desired size: CREATING
+// or UPDATING while nodes are made or drained and removed, then ACTIVE with their
+// names; DEGRADED, with the reason, when that fails (retried).
+type Reconciler struct {
+	Client  client.Client
+	Kube    kubernetes.Interface
+	Manager *Manager
+	// Group resolves a NodeGroup's subnets against the cluster config.
+	Group func(*v1alpha1.NodeGroup) (Group, error)
+}
+
+// SetupWithManager registers the reconciler; one group at a time, since nodes
+// share the machine.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// Status writes do not change the generation: only spec changes start a pass.
+	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.NodeGroup{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).Named("nodegroup").
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).Complete(r)
+}
+
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ng := &v1alpha1.NodeGroup{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ng); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	g, err := r.Group(ng)
+	if err == nil && len(ng.Status.Nodes) != g.Desired {
+		state := v1alpha1.NodeGroupUpdating
+		if ng.Status.Status == "" || ng.Status.Status == v1alpha1.NodeGroupCreating {
+			state = v1alpha1.NodeGroupCreating
+		}
+		if err := r.setStatus(ctx, ng, state, ng.Status.Nodes, ""); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	var names []string
+	if err == nil {
+		names, err = r.Manager.Ensure(ctx, g, r.Kube)
+	}
+	if err != nil {
+		if serr := r.setStatus(ctx, ng, v1alpha1.NodeGroupDegraded, names, err.Error()); serr != nil {
+			return ctrl.Result{}, serr
+		}
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	return ctrl.Result{}, r.setStatus(ctx, ng, v1alpha1.NodeGroupActive, names, "")
+}
+
+func (r *Reconciler) setStatus(ctx context.Context, ng *v1alpha1.NodeGroup, state v1alpha1.NodeGroupState, nodes []string, msg string) error {
+	if ng.Status.Status == state && strings.Join(ng.Status.Nodes, ",") == strings.Join(nodes, ",") && ng.Status.Message == msg {
+		return nil
+	}
+	ng.Status.Status, ng.Status.Nodes, ng.Status.Message = state, nodes, msg
+	if err := r.Client.Status().Update(ctx, ng); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating node group %s: %w", ng.Name, err)
+	}
+	return nil
+}
