@@ -86,8 +86,8 @@ func newCreateCommand() *cobra.Command {
 }
 
 func newGetCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "get", Short: "Show resources (fargateprofile)"}
-	cmd.AddCommand(newGetProfileCommand())
+	cmd := &cobra.Command{Use: "get", Short: "Show resources (fargateprofile, nodegroup)"}
+	cmd.AddCommand(newGetProfileCommand(), newGetNodeGroupCommand())
 	return cmd
 }
 

@@ -65,10 +65,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 func (r *Reconciler) setStatus(ctx context.Context, ng *v1alpha1.NodeGroup, state v1alpha1.NodeGroupState, nodes []string, msg string) error {
-	if ng.Status.Status == state && strings.Join(ng.Status.Nodes, ",") == strings.Join(nodes, ",") && ng.Status.Message == msg {
+	if ng.Status.Status == state && strings.Join(ng.Status.Nodes, ",") == strings.Join(nodes, ",") && ng.Status.Message == msg &&
+		ng.Status.ObservedGeneration == ng.Generation {
 		return nil
 	}
-	ng.Status.Status, ng.Status.Nodes, ng.Status.Message = state, nodes, msg
+	ng.Status.Status, ng.Status.Nodes, ng.Status.Message, ng.Status.ObservedGeneration = state, nodes, msg, ng.Generation
 	if err := r.Client.Status().Update(ctx, ng); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("updating node group %s: %w", ng.Name, err)
 	}

@@ -5,7 +5,9 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,21 +132,30 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 	// Scaling: a third node joins; back to two, it is drained (its pod evicted)
 	// and removed, with its DaemonSet pod.
 	third := "ip-192-168-127-129.ap-southeast-1.compute.internal"
-	s.Kubectl("patch", "nodegroup", "managed-ng", "--type=merge", "-p", `{"spec":{"scalingConfig":{"maxSize":3,"desiredSize":3}}}`)
-	harness.Eventually(t, 2*time.Minute, "three nodes ACTIVE", func() bool {
-		out, _ := s.TryKubectl("get", "nodegroup", "managed-ng", "-o", "jsonpath={.status.status} {.status.nodes}")
-		return strings.HasPrefix(out, "ACTIVE") && strings.Contains(out, third)
-	})
+	fargo := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(harness.Bin(t, "fargo"), append(args, "--cluster", "mixed", "--kubeconfig", s.Kubeconfig())...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("fargo %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := fargo("scale", "nodegroup", "managed-ng", "--nodes", "3", "--nodes-max", "3"); !strings.Contains(out, "nodegroup successfully scaled") || !strings.Contains(out, third) {
+		t.Errorf("fargo scale nodegroup --nodes 3:\n%s", out)
+	}
+	if out := fargo("get", "nodegroup"); !regexp.MustCompile(`mixed\s+managed-ng\s+ACTIVE\s+\S+\s+2\s+3\s+3\s+t3.xlarge\s+managed`).MatchString(out) {
+		t.Errorf("fargo get nodegroup: want eksctl's row for managed-ng at 3 nodes:\n%s", out)
+	}
 	waitPods(t, s, "monitoring", 3)
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"on-third","namespace":"monitoring"},
 "spec":{"nodeName":"` + third + `","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sleep","3600"]}]}}`)
 	waitPods(t, s, "monitoring", 4)
-	s.Kubectl("patch", "nodegroup", "managed-ng", "--type=merge", "-p", `{"spec":{"scalingConfig":{"desiredSize":2}}}`)
-	harness.Eventually(t, 2*time.Minute, "the third node drained and removed", func() bool {
-		out, _ := s.TryKubectl("get", "nodegroup", "managed-ng", "-o", "jsonpath={.status.status} {.status.nodes}")
-		_, err := s.Client().CoreV1().Nodes().Get(context.Background(), third, metav1.GetOptions{})
-		return strings.HasPrefix(out, "ACTIVE") && !strings.Contains(out, third) && err != nil
-	})
+	if out := fargo("scale", "nodegroup", "--name", "managed-ng", "--nodes", "2"); !strings.Contains(out, "nodegroup successfully scaled") || strings.Contains(out, "scaled: "+third) {
+		t.Errorf("fargo scale nodegroup --nodes 2:\n%s", out)
+	}
+	if _, err := s.Client().CoreV1().Nodes().Get(context.Background(), third, metav1.GetOptions{}); err == nil {
+		t.Errorf("node %s still registered after the scale-down", third)
+	}
 	waitPods(t, s, "monitoring", 2)
 	if _, err := os.Stat("/sys/class/net/fgnc0a87f81"); err == nil {
 		t.Error("the removed node's interface is still there")

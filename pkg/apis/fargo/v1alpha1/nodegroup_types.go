@@ -74,6 +74,9 @@ type NodeGroupStatus struct {
 	// Message says what went wrong, when the group is DEGRADED.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// ObservedGeneration is the spec generation this status is about.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // +kubebuilder:object:root=true
