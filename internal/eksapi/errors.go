@@ -16,6 +16,7 @@ type apiError struct {
 	// Context members of the EKS error shapes.
 	ClusterName        string
 	FargateProfileName string
+	NodegroupName      string
 }
 
 func (e *apiError) write(w http.ResponseWriter) {
@@ -28,6 +29,9 @@ func (e *apiError) write(w http.ResponseWriter) {
 	}
 	if e.FargateProfileName != "" {
 		body["fargateProfileName"] = e.FargateProfileName
+	}
+	if e.NodegroupName != "" {
+		body["nodegroupName"] = e.NodegroupName
 	}
 	_ = json.NewEncoder(w).Encode(body)
 }

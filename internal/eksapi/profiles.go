@@ -2,11 +2,8 @@ package eksapi
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"sort"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,21 +89,9 @@ func (s *Server) deleteProfile(ctx context.Context, r *http.Request) (any, *apiE
 }
 
 func (s *Server) listProfiles(ctx context.Context, r *http.Request) (any, *apiError) {
-	max := 100
-	if v := r.URL.Query().Get("maxResults"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return nil, invalidParameter(fmt.Sprintf("maxResults must be an integer from 1 to 100, got %q", v), s.cluster.Name)
-		}
-		max = n
-	}
-	after := ""
-	if tok := r.URL.Query().Get("nextToken"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil {
-			return nil, invalidParameter("nextToken is invalid; pass the token of the previous response unchanged", s.cluster.Name)
-		}
-		after = string(b)
+	max, after, aerr := s.page(r)
+	if aerr != nil {
+		return nil, aerr
 	}
 	l := &v1alpha1.FargateProfileList{}
 	if err := s.client.List(ctx, l); err != nil {
@@ -114,18 +99,10 @@ func (s *Server) listProfiles(ctx context.Context, r *http.Request) (any, *apiEr
 	}
 	names := make([]string, 0, len(l.Items))
 	for _, p := range l.Items {
-		if p.Name > after {
-			names = append(names, p.Name)
-		}
+		names = append(names, p.Name)
 	}
-	sort.Strings(names)
-	out := listResponse{FargateProfileNames: names}
-	if len(names) > max {
-		out.FargateProfileNames = names[:max]
-		tok := base64.RawURLEncoding.EncodeToString([]byte(names[max-1]))
-		out.NextToken = &tok
-	}
-	return out, nil
+	page, next := pageOf(names, after, max)
+	return listResponse{FargateProfileNames: page, NextToken: next}, nil
 }
 
 func (s *Server) get(ctx context.Context, name string) (*v1alpha1.FargateProfile, *apiError) {

@@ -42,6 +42,8 @@ type started struct {
 	ctrls *controllers
 	nodes *nodegroup.Manager // nil: this machine runs no node groups
 	kube  kubernetes.Interface
+	// nodesBlocked says why this machine runs no node groups' nodes.
+	nodesBlocked string
 }
 
 func (s *started) components() []component {

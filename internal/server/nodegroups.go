@@ -32,6 +32,7 @@ func (s *started) newNodeGroups(ctx context.Context) error {
 		if len(s.cluster.ManagedNodeGroups) > 0 {
 			fmt.Fprintf(s.out, "note: node groups not started: %s; pods that match no Fargate profile stay Pending\n", why)
 		}
+		s.nodesBlocked = why
 		return nil
 	}
 	self, err := os.Executable()
@@ -85,16 +86,26 @@ func (s *started) setupNodeGroups(mgr ctrl.Manager) error {
 
 // startNodeGroups creates a NodeGroup for each group of the config (one that
 // exists is kept: it may have been scaled since) and waits until each is ACTIVE,
-// one line per group.
+// one line per group. When this machine runs no nodes the groups are DEGRADED,
+// saying why.
 func (s *started) startNodeGroups(ctx context.Context) (string, error) {
-	if s.nodes == nil {
-		return "", nil
-	}
 	for _, cng := range s.cluster.ManagedNodeGroups {
 		ng := nodeGroupObject(s.cluster, cng)
 		if err := s.ctrls.client.Create(ctx, ng); err != nil && !apierrors.IsAlreadyExists(err) {
 			return "", fmt.Errorf("creating node group %s: %w", ng.Name, err)
 		}
+		if s.nodes == nil {
+			if err := s.ctrls.client.Get(ctx, client.ObjectKey{Name: ng.Name}, ng); err != nil {
+				return "", fmt.Errorf("reading node group %s: %w", ng.Name, err)
+			}
+			ng.Status = v1alpha1.NodeGroupStatus{Status: v1alpha1.NodeGroupDegraded, Message: "no nodes: " + s.nodesBlocked, ObservedGeneration: ng.Generation}
+			if err := s.ctrls.client.Status().Update(ctx, ng); err != nil {
+				return "", fmt.Errorf("updating node group %s: %w", ng.Name, err)
+			}
+		}
+	}
+	if s.nodes == nil {
+		return "", nil
 	}
 	for _, cng := range s.cluster.ManagedNodeGroups {
 		ng := &v1alpha1.NodeGroup{}
@@ -102,8 +113,17 @@ func (s *started) startNodeGroups(ctx context.Context) (string, error) {
 			if err := s.ctrls.client.Get(ctx, client.ObjectKey{Name: cng.Name}, ng); err != nil {
 				return false, nil
 			}
+			if ng.Status.Status == v1alpha1.NodeGroupDegraded && ng.Status.ObservedGeneration == ng.Generation {
+				return true, nil
+			}
 			return ng.Status.Status == v1alpha1.NodeGroupActive && len(ng.Status.Nodes) == ng.Spec.ScalingConfig.DesiredSize, nil
 		})
+		if err == nil && ng.Status.Status == v1alpha1.NodeGroupDegraded {
+			// The cluster is still of use (Fargate pods, the other groups); the
+			// reconciler keeps retrying.
+			fmt.Fprintf(s.out, "warning: %s; node group %s is DEGRADED, retried every 30 s (kubectl get nodegroup %s)\n", ng.Status.Message, ng.Name, ng.Name)
+			continue
+		}
 		if err != nil {
 			return "", fmt.Errorf("node group %s not ACTIVE after %s (status %s: %s)", cng.Name, nodeGroupTimeout, ng.Status.Status, ng.Status.Message)
 		}
