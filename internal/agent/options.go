@@ -25,11 +25,13 @@ const RuntimeNone = "none"
 // Options are the host flags shared by `fargo server` (its built-in agent) and
 // `fargo agent`.
 type Options struct {
-	Runtime      string
-	HostName     string
-	CPU          string
-	Memory       string
-	MaxSandboxes int64
+	Runtime  string
+	HostName string
+	CPU      string
+	// CPUOvercommit multiplies the machine's CPUs into the vCPU offered.
+	CPUOvercommit float64
+	Memory        string
+	MaxSandboxes  int64
 	// InsecureRegistries are reached over plain HTTP (loopback ones always are).
 	InsecureRegistries []string
 	// KubeletAPIAddress is where the kubelet API of this host's nodes listens.
@@ -44,7 +46,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, none string) {
 	}
 	fs.StringVar(&o.Runtime, "runtime", "containerd", help)
 	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
-	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs")
+	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs × --cpu-overcommit")
+	fs.Float64Var(&o.CPUOvercommit, "cpu-overcommit", 1, "vCPU offered per CPU of the machine when --host-cpu is not given, from 1 to 64: a sandbox's vCPU is a CFS quota, a ceiling that sandboxes share in time, so e.g. 4 lets a 2-core machine run 8 vCPU of Fargate pods")
 	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
 	fs.Int64Var(&o.MaxSandboxes, "max-sandboxes", 0, "most sandboxes this host runs at once; 0: no limit beyond CPU and memory")
 	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registry", nil, "registry (host:port) to pull from over plain HTTP, repeatable; registries on loopback addresses always are, all others use HTTPS")
@@ -78,9 +81,18 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 		}
 		cfg.HostName = strings.ToLower(h)
 	}
-	cpu, err := quantity("--host-cpu", o.CPU, int64(goruntime.NumCPU()))
+	if o.CPUOvercommit < 1 || o.CPUOvercommit > 64 {
+		return cfg, fmt.Errorf("--cpu-overcommit %g: must be from 1 (no overcommit) to 64", o.CPUOvercommit)
+	}
+	if o.CPU != "" && o.CPUOvercommit != 1 {
+		return cfg, fmt.Errorf("--cpu-overcommit %g with --host-cpu %s: --host-cpu sets the offer itself; give one of them", o.CPUOvercommit, o.CPU)
+	}
+	cpu, err := quantity("--host-cpu", o.CPU, 0)
 	if err != nil {
 		return cfg, err
+	}
+	if o.CPU == "" {
+		cpu = *resource.NewMilliQuantity(int64(float64(goruntime.NumCPU())*o.CPUOvercommit*1000), resource.DecimalSI)
 	}
 	memBytes, err := machineMemory()
 	if err != nil && o.Memory == "" {

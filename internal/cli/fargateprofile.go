@@ -56,6 +56,28 @@ func restConfig(path string) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// session is a command's context, bounded by --timeout, and its client.
+func (f *clusterFlags) session(cmd *cobra.Command) (context.Context, context.CancelFunc, client.Client, error) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	c, err := f.connect(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, cancel, c, nil
+}
+
+// nameArg takes the NAME argument into name, refusing a second, different one.
+func nameArg(args []string, name *string) error {
+	if len(args) == 1 {
+		if *name != "" && *name != args[0] {
+			return fmt.Errorf("the name is given twice (%q and --name %q); give it once", args[0], *name)
+		}
+		*name = args[0]
+	}
+	return nil
+}
+
 // connect returns a client for the server after checking it runs --cluster.
 func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
 	if f.cluster == "" {
@@ -80,8 +102,8 @@ func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
 }
 
 func newCreateCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "create", Short: "Create resources (fargateprofile)"}
-	cmd.AddCommand(newCreateProfileCommand())
+	cmd := &cobra.Command{Use: "create", Short: "Create resources (fargateprofile, nodegroup)"}
+	cmd.AddCommand(newCreateProfileCommand(), newCreateNodeGroupCommand())
 	return cmd
 }
 
@@ -92,16 +114,16 @@ func newGetCommand() *cobra.Command {
 }
 
 func newDeleteCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "delete", Short: "Delete resources (fargateprofile)"}
-	cmd.AddCommand(newDeleteProfileCommand())
+	cmd := &cobra.Command{Use: "delete", Short: "Delete resources (fargateprofile, nodegroup)"}
+	cmd.AddCommand(newDeleteProfileCommand(), newDeleteNodeGroupCommand())
 	return cmd
 }
 
-// generatedName is eksctl's fp- plus 8 hex characters.
-func generatedName() string {
+// generatedName is eksctl's prefix (fp-, ng-) plus 8 hex characters.
+func generatedName(prefix string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return "fp-" + hex.EncodeToString(b)
+	return prefix + hex.EncodeToString(b)
 }
 
 // apiMessage strips the webhook wrapping so users see EKS's exception and message.

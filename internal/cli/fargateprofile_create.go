@@ -35,11 +35,8 @@ every private subnet of the cluster.`,
   fargo create fargateprofile --cluster fargo -f cluster.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if name != "" && name != args[0] {
-					return fmt.Errorf("the name is given twice (%q and --name %q); give it once", args[0], name)
-				}
-				name = args[0]
+			if err := nameArg(args, &name); err != nil {
+				return err
 			}
 			var profiles []clusterconfig.FargateProfile
 			if configFile != "" {
@@ -64,16 +61,15 @@ every private subnet of the cluster.`,
 					return fmt.Errorf("--namespace is required: a Fargate profile selects pods by namespace (or use -f with a cluster config)")
 				}
 				if name == "" {
-					name = generatedName()
+					name = generatedName("fp-")
 				}
 				profiles = []clusterconfig.FargateProfile{{Name: name, Selectors: []clusterconfig.Selector{{Namespace: namespace, Labels: labels}}, Tags: tags}}
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-			defer cancel()
-			c, err := cf.connect(ctx)
+			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
 			}
+			defer cancel()
 			for _, fp := range profiles {
 				if err := createProfile(ctx, c, cf.cluster, fp, wait, cmd.OutOrStdout()); err != nil {
 					return err

@@ -36,12 +36,11 @@ or run on node groups). Without --wait the command returns once the delete is ac
 			if name == "" {
 				return fmt.Errorf("--name is required: which Fargate profile to delete")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-			defer cancel()
-			c, err := cf.connect(ctx)
+			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
 			}
+			defer cancel()
 			out := cmd.OutOrStdout()
 			p := &v1alpha1.FargateProfile{}
 			p.Name = name

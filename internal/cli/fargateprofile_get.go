@@ -38,12 +38,11 @@ columns), or YAML/JSON with the ClusterConfig field names.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-			defer cancel()
-			c, err := cf.connect(ctx)
+			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
 			}
+			defer cancel()
 			profiles, err := listProfiles(ctx, c, cf.cluster, name)
 			if err != nil {
 				return err

@@ -36,12 +36,11 @@ with the ClusterConfig field names and the group's nodes.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-			defer cancel()
-			c, err := cf.connect(ctx)
+			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
 			}
+			defer cancel()
 			groups, err := listNodeGroups(ctx, c, cf.cluster, name)
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,11 +42,8 @@ pods evicted through the Eviction API (PodDisruptionBudgets hold), then removed.
   fargo scale nodegroup --cluster eksworkshop managed-ng --nodes 2`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if name != "" && name != args[0] {
-					return fmt.Errorf("the name is given twice (%q and --name %q); give it once", args[0], name)
-				}
-				name = args[0]
+			if err := nameArg(args, &name); err != nil {
+				return err
 			}
 			if name == "" {
 				return fmt.Errorf("--name is required: name the node group to scale")
@@ -53,12 +51,11 @@ pods evicted through the Eviction API (PodDisruptionBudgets hold), then removed.
 			if want.nodes < 0 && want.min < 0 && want.max < 0 {
 				return fmt.Errorf("at least one of --nodes, --nodes-min and --nodes-max is required")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), cf.timeout)
-			defer cancel()
-			c, err := cf.connect(ctx)
+			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
 			}
+			defer cancel()
 			return scaleNodeGroup(ctx, c, cf.cluster, name, want, wait, cmd.OutOrStdout())
 		},
 	}
@@ -118,11 +115,15 @@ func scaleNodeGroup(ctx context.Context, c client.Client, cluster, name string, 
 	return nil
 }
 
-// waitNodeGroup polls the group until done says so (or fails).
+// waitNodeGroup polls the group until done says so (or fails); a group that
+// is gone ends the wait with its NotFound error.
 func waitNodeGroup(ctx context.Context, c client.Client, name string, done func(*v1alpha1.NodeGroup) (bool, error)) error {
 	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		g := &v1alpha1.NodeGroup{}
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, g); err != nil {
+			if apierrors.IsNotFound(err) {
+				return false, err
+			}
 			return false, nil
 		}
 		return done(g)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,28 @@ func TestDefaultCluster(t *testing.T) {
 	if again.PrivateSubnets()[0].ID != priv[0].ID {
 		t.Error("generated subnet ids are not stable")
 	}
+	if len(c.ManagedNodeGroups) != 0 {
+		t.Errorf("node groups without DefaultNodeGroup: %+v", c.ManagedNodeGroups)
+	}
+}
+
+// The default node group is eksctl create cluster's: two m5.large nodes in an
+// ng-<8 hex> group, named the same at every start of the cluster.
+func TestDefaultNodeGroup(t *testing.T) {
+	c, err := Default(Overrides{DefaultNodeGroup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng := c.ManagedNodeGroups
+	if len(ng) != 1 || ng[0].InstanceType != "m5.large" || *ng[0].DesiredCapacity != 2 || *ng[0].MinSize != 2 || *ng[0].MaxSize != 2 ||
+		!regexp.MustCompile(`^ng-[0-9a-f]{8}$`).MatchString(ng[0].Name) {
+		t.Fatalf("default node group = %+v", ng)
+	}
+	again, _ := Default(Overrides{DefaultNodeGroup: true})
+	other, _ := Default(Overrides{DefaultNodeGroup: true, Name: "dev"})
+	if again.ManagedNodeGroups[0].Name != ng[0].Name || other.ManagedNodeGroups[0].Name == ng[0].Name {
+		t.Errorf("names %s, %s, %s: want the same for a cluster, another for another cluster", ng[0].Name, again.ManagedNodeGroups[0].Name, other.ManagedNodeGroups[0].Name)
+	}
 }
 
 func TestOverrides(t *testing.T) {
@@ -94,6 +117,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		{"bad version", header + "  version: latest\n", []string{"x.yaml:6: metadata.version", "not a Kubernetes version"}},
 		{"sizes", header + "managedNodeGroups:\n  - name: ng\n    minSize: 3\n    maxSize: 2\n", []string{"managedNodeGroups[0].desiredCapacity: must satisfy minSize (3) <= desiredCapacity (3) <= maxSize (2)"}},
 		{"taint effect", header + "managedNodeGroups:\n  - name: ng\n    taints:\n      - { key: k, value: v, effect: Never }\n", []string{"x.yaml:9: managedNodeGroups[0].taints[0].effect", "NoSchedule"}},
+		{"instance type", header + "managedNodeGroups:\n  - name: ng\n    instanceType: p4d.24xlarge\n", []string{"x.yaml:8: managedNodeGroups[0].instanceType", `unknown instance type "p4d.24xlarge"`, "t3.xlarge"}},
 		{"unknown node group subnet", header + "managedNodeGroups:\n  - name: ng\n    subnets: [subnet-nope]\n", []string{"managedNodeGroups[0].subnets[0]", "subnet-nope"}},
 		{"duplicate node group", header + "managedNodeGroups:\n  - name: ng\n  - name: ng\n", []string{"x.yaml:8: managedNodeGroups[1].name: node group \"ng\" is defined twice"}},
 		{"bad label", header + "managedNodeGroups:\n  - name: ng\n    labels: { \"bad key!\": v }\n", []string{"managedNodeGroups[0].labels.bad key!"}},

@@ -21,6 +21,13 @@ const (
 	DefaultVersion = "1.37"
 )
 
+// DefaultNodeGroupName is the default group's name: eksctl's ng-<8 hex>, made
+// from the cluster name so that every start names it the same.
+func DefaultNodeGroupName(cluster string) string {
+	sum := sha256.Sum256([]byte(cluster + "/nodegroup"))
+	return "ng-" + hex.EncodeToString(sum[:4])
+}
+
 func (c *Cluster) setDefaults(l *errorList) {
 	m := &c.Metadata
 	if m.Name == "" {
@@ -54,12 +61,12 @@ func (c *Cluster) setDefaults(l *errorList) {
 		if ng.InstanceType == "" && len(ng.InstanceTypes) == 0 {
 			ng.InstanceType = DefaultInstanceType
 		}
-		defaultSizes(ng)
+		DefaultSizes(ng)
 	}
 }
 
-// defaultSizes applies eksctl's rule: desired defaults to 2, min and max to desired.
-func defaultSizes(ng *ManagedNodeGroup) {
+// DefaultSizes applies eksctl's rule: desired defaults to 2, min and max to desired.
+func DefaultSizes(ng *ManagedNodeGroup) {
 	if ng.DesiredCapacity == nil {
 		d := 2
 		switch {

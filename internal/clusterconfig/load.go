@@ -14,6 +14,9 @@ import (
 // Overrides are settings given on the command line; they win over the file.
 type Overrides struct {
 	Name, Region, ServiceCIDR string
+	// DefaultNodeGroup gives Default's cluster the node group eksctl create
+	// cluster makes: two m5.large nodes.
+	DefaultNodeGroup bool
 }
 
 func (o Overrides) apply(c *ClusterConfig) {
@@ -73,6 +76,13 @@ func Parse(file string, data []byte, o Overrides) (*Cluster, error) {
 func Default(o Overrides) (*Cluster, error) {
 	c := &Cluster{ClusterConfig: ClusterConfig{APIVersion: APIVersion, Kind: Kind}}
 	o.apply(&c.ClusterConfig)
+	if o.DefaultNodeGroup {
+		name := c.Metadata.Name
+		if name == "" {
+			name = DefaultName
+		}
+		c.ManagedNodeGroups = []ManagedNodeGroup{{Name: DefaultNodeGroupName(name)}}
+	}
 	if err := c.complete(nil); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/fargo-dev/fargo/internal/instancetype"
 	"github.com/fargo-dev/fargo/internal/profile"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -164,6 +165,14 @@ func (c *Cluster) validateNodeGroups(l *errorList) {
 		}
 		if *ng.MinSize > *ng.DesiredCapacity || *ng.DesiredCapacity > *ng.MaxSize {
 			l.add(p.key("desiredCapacity"), "must satisfy minSize (%d) <= desiredCapacity (%d) <= maxSize (%d)", *ng.MinSize, *ng.DesiredCapacity, *ng.MaxSize)
+		}
+		if _, err := instancetype.Lookup(ng.InstanceType); ng.InstanceType != "" && err != nil {
+			l.add(p.key("instanceType"), "%v", err)
+		}
+		for j, it := range ng.InstanceTypes {
+			if _, err := instancetype.Lookup(it); err != nil {
+				l.add(p.key("instanceTypes").index(j), "%v", err)
+			}
 		}
 		validateLabels(l, p.key("labels"), ng.Labels)
 		for j, t := range ng.Taints {

@@ -82,6 +82,8 @@ func FuzzRequests(f *testing.F) {
 	f.Add("POST", "/tags/arn:aws:eks:us-west-2:123456789012:fargateprofile/demo/a/x", `{"tags":{"k":"v"}}`)
 	f.Add("DELETE", "/tags/arn:aws:eks:us-west-2:123456789012:fargateprofile/demo/a/x?tagKeys=k", "")
 	f.Add("GET", "/clusters/demo", "")
+	f.Add("POST", "/clusters/demo/node-groups", `{"nodegroupName":"ng","nodeRole":"r","subnets":["subnet-a"],"scalingConfig":{"minSize":0,"maxSize":3,"desiredSize":1},"taints":[{"key":"k","effect":"NO_EXECUTE"}]}`)
+	f.Add("DELETE", "/clusters/demo/node-groups/ng", "")
 	f.Fuzz(func(t *testing.T, method, target, body string) {
 		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n\t#") || len(method) == 0 || strings.ContainsAny(method, " \r\n\t/:") {
 			return // not a request a client can send

@@ -46,6 +46,7 @@ type nodegroup struct {
 	NodeRole      string            `json:"nodeRole"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	Taints        []taint           `json:"taints,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
 	Health        struct {
 		Issues []issue `json:"issues"`
 	} `json:"health"`
@@ -130,26 +131,18 @@ func (s *Server) updateNodegroupConfig(ctx context.Context, r *http.Request) (an
 		return nil, aerr
 	}
 	sc := g.Spec.ScalingConfig
+	applyScaling(&sc, req.ScalingConfig)
 	var params []updateParam
 	for _, f := range []struct {
 		name string
 		v    *int
-		into *int
-	}{{"MinSize", req.ScalingConfig.MinSize, &sc.MinSize}, {"MaxSize", req.ScalingConfig.MaxSize, &sc.MaxSize}, {"DesiredSize", req.ScalingConfig.DesiredSize, &sc.DesiredSize}} {
+	}{{"MinSize", req.ScalingConfig.MinSize}, {"MaxSize", req.ScalingConfig.MaxSize}, {"DesiredSize", req.ScalingConfig.DesiredSize}} {
 		if f.v != nil {
-			*f.into = *f.v
 			params = append(params, updateParam{Type: f.name, Value: strconv.Itoa(*f.v)})
 		}
 	}
-	switch {
-	case sc.MinSize < 0 || sc.DesiredSize < 0:
-		return nil, invalidParameter("minSize and desiredSize cannot be negative", s.cluster.Name)
-	case sc.MaxSize < 1:
-		return nil, invalidParameter("maxSize must be at least 1", s.cluster.Name)
-	case sc.MinSize > sc.DesiredSize:
-		return nil, invalidParameter(fmt.Sprintf("Minimum capacity %d can't be greater than desired size %d", sc.MinSize, sc.DesiredSize), s.cluster.Name)
-	case sc.DesiredSize > sc.MaxSize:
-		return nil, invalidParameter(fmt.Sprintf("Desired capacity %d can't be greater than max size %d", sc.DesiredSize, sc.MaxSize), s.cluster.Name)
+	if msg := checkScaling(sc); msg != "" {
+		return nil, invalidParameter(msg, s.cluster.Name)
 	}
 	patch := client.MergeFrom(g.DeepCopy())
 	g.Spec.ScalingConfig = sc
@@ -168,7 +161,7 @@ func (s *Server) getNodegroup(ctx context.Context, name string) (*v1alpha1.NodeG
 		return nil, s.nodegroupNotFound(name)
 	}
 	g := &v1alpha1.NodeGroup{}
-	if err := s.client.Get(ctx, client.ObjectKey{Name: name}, g); err != nil {
+	if err := s.client.Get(ctx, keyOf(name), g); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, s.nodegroupNotFound(name)
 		}
@@ -176,6 +169,8 @@ func (s *Server) getNodegroup(ctx context.Context, name string) (*v1alpha1.NodeG
 	}
 	return g, nil
 }
+
+func keyOf(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
 
 func (s *Server) nodegroupNotFound(name string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Type: profile.ResourceNotFound,
@@ -190,16 +185,19 @@ func (s *Server) nodegroupToAPI(g *v1alpha1.NodeGroup) nodegroup {
 		NodegroupArn: fmt.Sprintf("arn:aws:eks:%s:%s:nodegroup/%s/%s/%s", s.cluster.Region, s.cluster.AccountID, s.cluster.Name, g.Name, g.UID),
 		Status:       string(g.Status.Status), CapacityType: "ON_DEMAND", InstanceTypes: []string{g.Spec.InstanceType},
 		ScalingConfig: scalingConfig{MinSize: &sc.MinSize, MaxSize: &sc.MaxSize, DesiredSize: &sc.DesiredSize},
-		Subnets:       g.Spec.Subnets, AmiType: "AL2023_x86_64_STANDARD", Labels: g.Spec.Labels,
+		Subnets:       g.Spec.Subnets, AmiType: "AL2023_x86_64_STANDARD", Labels: g.Spec.Labels, Tags: g.Spec.Tags,
 		NodeRole: fmt.Sprintf("arn:aws:iam::%s:role/eksctl-%s-nodegroup-%s-NodeInstanceRole", s.cluster.AccountID, s.cluster.Name, g.Name)}
 	if out.Status == "" {
 		out.Status = string(v1alpha1.NodeGroupCreating)
+	}
+	if g.Spec.NodeRole != "" {
+		out.NodeRole = g.Spec.NodeRole
 	}
 	for _, t := range g.Spec.Taints {
 		out.Taints = append(out.Taints, taint{Key: t.Key, Value: t.Value, Effect: taintEffects[string(t.Effect)]})
 	}
 	out.Health.Issues = []issue{}
-	if g.Status.Status == v1alpha1.NodeGroupDegraded {
+	if g.Status.Status == v1alpha1.NodeGroupDegraded || g.Status.Status == v1alpha1.NodeGroupDeleteFailed {
 		out.Health.Issues = append(out.Health.Issues, issue{Code: "InternalFailure", Message: g.Status.Message, ResourceIDs: []string{g.Name}})
 	}
 	return out

@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 // linkName is the host-side interface carrying a node's address: "fgn" and the
@@ -63,7 +65,7 @@ const cgroupV1 = "/sys/fs/cgroup"
 // ensureCgroups makes the node's cgroup in every hierarchy (the kubelet refuses a
 // cgroupRoot with missing paths), with cpuset's CPUs and memory nodes copied
 // down from the parent, and limits it to the instance type's size.
-func ensureCgroups(root string, t InstanceType) error {
+func ensureCgroups(root string, t instancetype.Type) error {
 	hierarchies, err := os.ReadDir(cgroupV1)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", cgroupV1, err)

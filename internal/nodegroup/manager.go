@@ -7,8 +7,14 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 // Manager runs the cluster's node groups on this machine. Every node it ever
@@ -49,7 +55,7 @@ func (m *Manager) Reserved(ip net.IP) bool {
 // new ones planned, and surplus ones (the last made first) drained and removed.
 // It returns the names of the group's running nodes.
 func (m *Manager) Ensure(ctx context.Context, g Group, kube kubernetes.Interface) ([]string, error) {
-	t, err := LookupInstanceType(g.InstanceType)
+	t, err := instancetype.Lookup(g.InstanceType)
 	if err != nil {
 		return nil, fmt.Errorf("node group %s: %w", g.Name, err)
 	}
@@ -111,7 +117,70 @@ func (m *Manager) Ensure(ctx context.Context, g Group, kube kubernetes.Interface
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, m.waitReady(ctx, kube, mine))
+	}
 	return names, errors.Join(errs...)
+}
+
+// readyTimeout bounds how long a node may take to register and be Ready.
+const readyTimeout = 2 * time.Minute
+
+// waitReady waits until every node is registered and Ready, as EKS's group is
+// ACTIVE only once its nodes have joined.
+func (m *Manager) waitReady(ctx context.Context, kube kubernetes.Interface, specs []Spec) error {
+	for _, s := range specs {
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, readyTimeout, true, func(ctx context.Context) (bool, error) {
+			n, err := kube.CoreV1().Nodes().Get(ctx, s.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady {
+					return c.Status == corev1.ConditionTrue, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("node %s not Ready after %s (its kubelet logs to %s): %w", s.Name, readyTimeout,
+				nodeLog(m.c, s, "kubelet"), err)
+		}
+	}
+	return nil
+}
+
+// RemoveGroup drains and removes every node of the named group, the last made
+// first, as a scale-down to zero does.
+func (m *Manager) RemoveGroup(ctx context.Context, group string, kube kubernetes.Interface) error {
+	m.mu.Lock()
+	var mine []Spec
+	for _, s := range m.specs {
+		if s.Group == group {
+			mine = append(mine, s)
+		}
+	}
+	m.mu.Unlock()
+	var errs []error
+	for i := len(mine) - 1; i >= 0; i-- {
+		if err := m.removeNode(ctx, mine[i], kube); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Nodes are the names of the group's nodes kept on this machine.
+func (m *Manager) Nodes(group string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	for _, s := range m.specs {
+		if s.Group == group {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // removeNode drains a node and takes it off the machine, forgetting it.

@@ -115,8 +115,11 @@ func (n *Node) writeFiles() error {
 	return writeFile(filepath.Join(n.d.cniConf(), "10-fargo-vpc.conflist"), cni)
 }
 
-func (n *Node) logFile(what string) string {
-	return filepath.Join(n.c.LogDir, "node-"+n.Spec.IP.String()+"-"+what+".log")
+func (n *Node) logFile(what string) string { return nodeLog(n.c, n.Spec, what) }
+
+// nodeLog is where a node's kubelet or containerd logs.
+func nodeLog(c *Cluster, s Spec, what string) string {
+	return filepath.Join(c.LogDir, "node-"+s.IP.String()+"-"+what+".log")
 }
 
 // kubeletArgs are what the config file cannot say: who the node is.

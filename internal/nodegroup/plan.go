@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 // Subnet is a VPC subnet nodes can go in.
@@ -60,7 +62,7 @@ func overlapsAny(b *net.IPNet, held []*net.IPNet) bool {
 
 // plan returns the specs of n more nodes for g, round-robin over its subnets from
 // the one with fewest of its nodes, each in the highest free block.
-func plan(g Group, region string, t InstanceType, n int, existing []Spec, held []*net.IPNet) ([]Spec, error) {
+func plan(g Group, region string, t instancetype.Type, n int, existing []Spec, held []*net.IPNet) ([]Spec, error) {
 	if len(g.Subnets) == 0 {
 		return nil, fmt.Errorf("node group %s has no subnet", g.Name)
 	}

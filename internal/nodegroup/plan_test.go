@@ -1,6 +1,7 @@
 package nodegroup
 
 import (
+	"github.com/fargo-dev/fargo/internal/instancetype"
 	"net"
 	"testing"
 )
@@ -11,7 +12,7 @@ func cidr(s string) *net.IPNet {
 }
 
 func TestNodesTakeTheirSharesFromTheTopOfTheSubnet(t *testing.T) {
-	xl, _ := LookupInstanceType("t3.xlarge")
+	xl, _ := instancetype.Lookup("t3.xlarge")
 	g := Group{Name: "managed-ng", InstanceType: "t3.xlarge", Desired: 3, Subnets: []Subnet{
 		{ID: "subnet-a", Zone: "ap-southeast-1a", Net: cidr("192.168.96.0/19")},
 		{ID: "subnet-b", Zone: "ap-southeast-1b", Net: cidr("192.168.128.0/19")},
@@ -48,7 +49,7 @@ func TestNodesTakeTheirSharesFromTheTopOfTheSubnet(t *testing.T) {
 }
 
 func TestPlanSaysWhenTheSubnetsAreFull(t *testing.T) {
-	xl, _ := LookupInstanceType("t3.xlarge")
+	xl, _ := instancetype.Lookup("t3.xlarge")
 	g := Group{Name: "tiny", InstanceType: "t3.xlarge", Subnets: []Subnet{{ID: "subnet-t", Net: cidr("10.0.0.0/26")}}}
 	if _, err := plan(g, "r", xl, 1, nil, nil); err == nil {
 		t.Fatal("a 64-address node placed in a /26 whose first addresses are reserved")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 // record is a node as kept in DATA/nodes/<ip>/node.json, so a restart brings the
@@ -62,7 +64,7 @@ func loadRecords(nodesDir string) ([]Spec, error) {
 }
 
 func (r record) spec() (Spec, error) {
-	t, err := LookupInstanceType(r.InstanceType)
+	t, err := instancetype.Lookup(r.InstanceType)
 	if err != nil {
 		return Spec{}, err
 	}

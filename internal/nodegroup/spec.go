@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 // Spec is one node of a group: who it is and where its addresses are.
@@ -16,7 +18,7 @@ type Spec struct {
 	Name         string // ip-a-b-c-d.<region>.compute.internal
 	Group        string
 	InstanceType string
-	Type         InstanceType
+	Type         instancetype.Type
 	Region, Zone string
 	// IP is the node's address; Subnet the VPC subnet it is in (its pods get
 	// that mask and router); Block the share of the subnet it holds, its own

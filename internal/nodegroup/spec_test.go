@@ -9,13 +9,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fargo-dev/fargo/internal/instancetype"
 )
 
 func testSpec(t *testing.T) *Spec {
 	t.Helper()
 	_, subnet, _ := net.ParseCIDR("192.168.96.0/19")
 	_, block, _ := net.ParseCIDR("192.168.127.192/26")
-	xl, err := LookupInstanceType("t3.xlarge")
+	xl, err := instancetype.Lookup("t3.xlarge")
 	if err != nil {
 		t.Fatal(err)
 	}

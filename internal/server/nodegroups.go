@@ -71,12 +71,10 @@ func (s *started) nodeGroupsBlocked() string {
 // reserved is the node groups' shares of their subnets, which Fargate pods leave.
 func (s *started) reserved(ip net.IP) bool { return s.nodes != nil && s.nodes.Reserved(ip) }
 
-// setupNodeGroups registers the NodeGroup reconciler, when there are node groups.
+// setupNodeGroups registers the NodeGroup reconciler; on a machine that runs no
+// nodes it marks every group DEGRADED, saying why.
 func (s *started) setupNodeGroups(mgr ctrl.Manager) error {
-	if s.nodes == nil {
-		return nil
-	}
-	r := &nodegroup.Reconciler{Client: mgr.GetClient(), Kube: s.kube, Manager: s.nodes,
+	r := &nodegroup.Reconciler{Client: mgr.GetClient(), Kube: s.kube, Manager: s.nodes, Blocked: s.nodesBlocked,
 		Group: func(ng *v1alpha1.NodeGroup) (nodegroup.Group, error) { return nodeGroup(s.cluster, ng) }}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the node group controller: %w", err)
@@ -85,27 +83,17 @@ func (s *started) setupNodeGroups(mgr ctrl.Manager) error {
 }
 
 // startNodeGroups creates a NodeGroup for each group of the config (one that
-// exists is kept: it may have been scaled since) and waits until each is ACTIVE,
-// one line per group. When this machine runs no nodes the groups are DEGRADED,
-// saying why.
+// exists is kept: it may have been scaled since) and waits until each is ACTIVE
+// (or DEGRADED, a warning), one line per group.
 func (s *started) startNodeGroups(ctx context.Context) (string, error) {
 	for _, cng := range s.cluster.ManagedNodeGroups {
-		ng := nodeGroupObject(s.cluster, cng)
+		ng := NodeGroupObject(s.cluster, cng)
 		if err := s.ctrls.client.Create(ctx, ng); err != nil && !apierrors.IsAlreadyExists(err) {
 			return "", fmt.Errorf("creating node group %s: %w", ng.Name, err)
 		}
-		if s.nodes == nil {
-			if err := s.ctrls.client.Get(ctx, client.ObjectKey{Name: ng.Name}, ng); err != nil {
-				return "", fmt.Errorf("reading node group %s: %w", ng.Name, err)
-			}
-			ng.Status = v1alpha1.NodeGroupStatus{Status: v1alpha1.NodeGroupDegraded, Message: "no nodes: " + s.nodesBlocked, ObservedGeneration: ng.Generation}
-			if err := s.ctrls.client.Status().Update(ctx, ng); err != nil {
-				return "", fmt.Errorf("updating node group %s: %w", ng.Name, err)
-			}
-		}
 	}
 	if s.nodes == nil {
-		return "", nil
+		return "", nil // the note at start says why; the groups are DEGRADED
 	}
 	for _, cng := range s.cluster.ManagedNodeGroups {
 		ng := &v1alpha1.NodeGroup{}
@@ -141,10 +129,10 @@ func (s *started) stopNodeGroups() {
 	}
 }
 
-// nodeGroupObject is a config's group as a NodeGroup.
-func nodeGroupObject(c *clusterconfig.Cluster, ng clusterconfig.ManagedNodeGroup) *v1alpha1.NodeGroup {
+// NodeGroupObject is a config's group as a NodeGroup.
+func NodeGroupObject(c *clusterconfig.Cluster, ng clusterconfig.ManagedNodeGroup) *v1alpha1.NodeGroup {
 	obj := &v1alpha1.NodeGroup{ObjectMeta: metav1.ObjectMeta{Name: ng.Name},
-		Spec: v1alpha1.NodeGroupSpec{InstanceType: ng.InstanceType, Labels: ng.Labels,
+		Spec: v1alpha1.NodeGroupSpec{InstanceType: ng.InstanceType, Labels: ng.Labels, Tags: ng.Tags,
 			ScalingConfig: v1alpha1.ScalingConfig{MinSize: *ng.MinSize, MaxSize: *ng.MaxSize, DesiredSize: *ng.DesiredCapacity}}}
 	if obj.Spec.InstanceType == "" && len(ng.InstanceTypes) > 0 {
 		obj.Spec.InstanceType = ng.InstanceTypes[0]
@@ -169,7 +157,13 @@ func nodeGroup(c *clusterconfig.Cluster, ng *v1alpha1.NodeGroup) (nodegroup.Grou
 	for _, s := range c.Subnets() {
 		byID[s.ID] = s
 	}
-	for _, id := range ng.Spec.Subnets {
+	ids := ng.Spec.Subnets
+	if len(ids) == 0 {
+		for _, s := range c.NodeGroupSubnets(clusterconfig.ManagedNodeGroup{PrivateNetworking: ng.Spec.PrivateNetworking}) {
+			ids = append(ids, s.ID)
+		}
+	}
+	for _, id := range ids {
 		s, ok := byID[id]
 		if !ok {
 			return g, fmt.Errorf("subnet %s is not in the cluster config", id)

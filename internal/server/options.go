@@ -46,8 +46,10 @@ type Options struct {
 	EKSSecretFile string
 	AccountID     string
 	Fargate       bool
-	Placement     string
-	Host          agent.Options
+	// WithoutNodeGroup: no default node group when there is no --config.
+	WithoutNodeGroup bool
+	Placement        string
+	Host             agent.Options
 
 	LogDir    string
 	Verbosity int
@@ -86,7 +88,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EKSKeys.SecretAccessKey, "eks-secret-access-key", "", "secret access key for --eks-access-key-id")
 	_ = fs.MarkDeprecated("eks-secret-access-key", "it shows in ps; use --eks-secret-access-key-file or "+SecretEnv)
 	fs.StringVar(&o.AccountID, "account-id", "000000000000", "12-digit AWS account id used in ARNs (Fargate profiles, default pod execution role)")
-	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, as eksctl create cluster --fargate does")
+	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, and no default node group, as eksctl create cluster --fargate does")
+	fs.BoolVar(&o.WithoutNodeGroup, "without-nodegroup", false, "without --config, create no node group (by default the cluster has one of two m5.large nodes, as eksctl create cluster gives)")
 	fs.StringVar(&o.Placement, "placement", string(scheduler.Spread), "how the fargate-scheduler chooses among hosts with room for a sandbox: spread (the host with the most room left) or binpack (the fullest host that fits)")
 	o.Host.AddFlags(fs, "no built-in agent: run `fargo agent` on other machines")
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof for the whole server at /debug/pprof on the API port (admin credentials), e.g. kubectl get --raw '/debug/pprof/profile?seconds=10'")

@@ -141,6 +141,7 @@ func Run(o *Options, out io.Writer) error {
 func (o *Options) loadCluster() (*clusterconfig.Cluster, error) {
 	ov := clusterconfig.Overrides{Name: o.ClusterName, Region: o.Region, ServiceCIDR: o.ServiceCIDR}
 	if o.ConfigFile == "" {
+		ov.DefaultNodeGroup = !o.WithoutNodeGroup && !o.Fargate
 		c, err := clusterconfig.Default(ov)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --cluster-name, --region or --service-cidr: %w", err)

@@ -54,7 +54,7 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 	ref := images.Serve(t, "busybox", img, err)
 	dataDir, cfg := clusterDir(t, "fargo-mixed-", mixedConfig)
 	args := append(harness.ServerArgs(t, dataDir), "--config", cfg, "--runtime", "containerd", "--host-name", "mixed",
-		"--host-cpu", "16", "--host-memory", "32Gi")
+		"--cpu-overcommit", "8", "--host-memory", "32Gi")
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -164,6 +164,26 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 		t.Error("the removed node's directory is still there")
 	}
 	s.Kubectl("delete", "namespace", "monitoring", "--wait=true", "--timeout=90s")
+
+	// A second group made and deleted with eksctl's commands: its node joins
+	// with the group's labels, and is drained and taken off the machine.
+	out := fargo("create", "nodegroup", "--name", "web", "--node-type", "t3.medium", "--nodes", "1", "--node-labels", "team=web", "--node-private-networking")
+	m := regexp.MustCompile(`nodegroup "web" has 1 node\(s\): (ip-[0-9-]+\.ap-southeast-1\.compute\.internal)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("fargo create nodegroup:\n%s", out)
+	}
+	if got := s.Kubectl("get", "node", m[1], "-o", `jsonpath={.metadata.labels.team} {.metadata.labels.node\.kubernetes\.io/instance-type} {.status.conditions[?(@.type=="Ready")].status}`); got != "web t3.medium True" {
+		t.Errorf("node %s of web: %q; want its label, type and Ready", m[1], got)
+	}
+	if out := fargo("delete", "nodegroup", "web", "--wait"); !strings.Contains(out, "deleted 1 nodegroup(s)") {
+		t.Errorf("fargo delete nodegroup:\n%s", out)
+	}
+	if _, err := s.Client().CoreV1().Nodes().Get(context.Background(), m[1], metav1.GetOptions{}); err == nil {
+		t.Errorf("node %s still registered after its group was deleted", m[1])
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(dataDir, "nodes")); len(dirs) != 2 {
+		t.Errorf("DATA/nodes has %d nodes after web was deleted, want managed-ng's 2", len(dirs))
+	}
 
 	// kill -9 of the server, and the same command again: every pod keeps its container.
 	if err := s.Signal(syscall.SIGKILL); err != nil {

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/fargo-dev/fargo/internal/instancetype"
 	"github.com/fargo-dev/fargo/internal/nodegroup"
 	"github.com/fargo-dev/fargo/test/harness"
 	"github.com/fargo-dev/fargo/test/images"
@@ -48,7 +49,7 @@ func TestNodeGroupNodeRunsPods(t *testing.T) {
 	ca, key := clusterCA(t, dataDir)
 	_, subnet, _ := net.ParseCIDR("192.168.96.0/19")
 	_, block, _ := net.ParseCIDR("192.168.127.192/26")
-	xl, err := nodegroup.LookupInstanceType("t3.xlarge")
+	xl, err := instancetype.Lookup("t3.xlarge")
 	if err != nil {
 		t.Fatal(err)
 	}

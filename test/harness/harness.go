@@ -107,8 +107,10 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 		"--scheduler-port", strconv.Itoa(FreePort(t)),
 		"--webhook-port", strconv.Itoa(FreePort(t)),
 		"--eks-api-port", strconv.Itoa(FreePort(t)),
-		// Tests bring their own hosts (RunTestHost, or --runtime fake).
+		// Tests bring their own hosts (RunTestHost, or --runtime fake), and
+		// node groups only where they say so (--config).
 		"--runtime", "none",
+		"--without-nodegroup",
 	}
 }
 

@@ -33,12 +33,24 @@ type NodeGroupSpec struct {
 	InstanceType  string        `json:"instanceType"`
 	ScalingConfig ScalingConfig `json:"scalingConfig"`
 	// Subnets are subnet ids from the cluster config, in the order nodes are
-	// spread over them.
-	Subnets []string `json:"subnets"`
+	// spread over them. Left empty, fargo fills in the public subnets, or the
+	// private ones with privateNetworking, as eksctl does.
+	// +optional
+	Subnets []string `json:"subnets,omitempty"`
+	// PrivateNetworking puts the nodes in the private subnets when no subnets
+	// are given.
+	// +optional
+	PrivateNetworking bool `json:"privateNetworking,omitempty"`
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 	// +optional
 	Taints []corev1.Taint `json:"taints,omitempty"`
+	// NodeRole is the IAM role ARN given at creation (kept, not used).
+	// +optional
+	NodeRole string `json:"nodeRole,omitempty"`
+	// Tags are the group's EKS tags.
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // ScalingConfig bounds the group's size, as on EKS.
@@ -61,7 +73,9 @@ const (
 	NodeGroupActive   NodeGroupState = "ACTIVE"
 	NodeGroupUpdating NodeGroupState = "UPDATING"
 	NodeGroupDeleting NodeGroupState = "DELETING"
-	NodeGroupDegraded NodeGroupState = "DEGRADED"
+	// NodeGroupDeleteFailed: a node could not be drained or removed (retried).
+	NodeGroupDeleteFailed NodeGroupState = "DELETE_FAILED"
+	NodeGroupDegraded     NodeGroupState = "DEGRADED"
 )
 
 // NodeGroupStatus is maintained by fargo.
@@ -71,7 +85,7 @@ type NodeGroupStatus struct {
 	// Nodes are the names of the group's running nodes.
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
-	// Message says what went wrong, when the group is DEGRADED.
+	// Message says what went wrong, when the group is DEGRADED or DELETE_FAILED.
 	// +optional
 	Message string `json:"message,omitempty"`
 	// ObservedGeneration is the spec generation this status is about.

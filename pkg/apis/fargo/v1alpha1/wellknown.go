@@ -38,4 +38,7 @@ const (
 	SandboxFinalizer = "fargo.dev/teardown"
 	// ProfileFinalizer holds a deleted profile in DELETING until its pods are gone.
 	ProfileFinalizer = "fargo.dev/fargate-profile"
+	// NodeGroupFinalizer holds a deleted node group in DELETING until its nodes
+	// are drained and removed.
+	NodeGroupFinalizer = "fargo.dev/node-group"
 )

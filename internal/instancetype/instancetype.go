@@ -1,4 +1,6 @@
-package nodegroup
+// Package instancetype is the table of EC2 instance types fargo's node groups
+// know: the vCPU, memory and pod limit each gives a node.
+package instancetype
 
 import (
 	"fmt"
@@ -6,8 +8,8 @@ import (
 	"strings"
 )
 
-// InstanceType is what an EC2 instance type gives a node.
-type InstanceType struct {
+// Type is what an EC2 instance type gives a node.
+type Type struct {
 	VCPU      int
 	MemoryMiB int64
 	// MaxPods is EKS's limit for the type with the VPC CNI (eni-max-pods.txt):
@@ -15,8 +17,8 @@ type InstanceType struct {
 	MaxPods int
 }
 
-// instanceTypes are the common general-purpose, compute and memory types.
-var instanceTypes = map[string]InstanceType{
+// types are the common general-purpose, compute and memory types.
+var types = map[string]Type{
 	"t3.micro":   {2, 1024, 4},
 	"t3.small":   {2, 2048, 11},
 	"t3.medium":  {2, 4096, 17},
@@ -37,22 +39,27 @@ var instanceTypes = map[string]InstanceType{
 	"r5.4xlarge": {16, 131072, 234},
 }
 
-// LookupInstanceType returns the type's size, or an error listing the known ones.
-func LookupInstanceType(name string) (InstanceType, error) {
-	if t, ok := instanceTypes[name]; ok {
-		return t, nil
-	}
-	known := make([]string, 0, len(instanceTypes))
-	for n := range instanceTypes {
+// Names are the known types, sorted.
+func Names() []string {
+	known := make([]string, 0, len(types))
+	for n := range types {
 		known = append(known, n)
 	}
 	sort.Strings(known)
-	return InstanceType{}, fmt.Errorf("unknown instance type %q; fargo knows %s", name, strings.Join(known, ", "))
+	return known
+}
+
+// Lookup returns the type's size, or an error listing the known ones.
+func Lookup(name string) (Type, error) {
+	if t, ok := types[name]; ok {
+		return t, nil
+	}
+	return Type{}, fmt.Errorf("unknown instance type %q; fargo knows %s", name, strings.Join(Names(), ", "))
 }
 
 // BlockSize is how many addresses of the subnet a node of this type holds: its
 // own and its pods', rounded up to a power of two so the share is one CIDR block.
-func (t InstanceType) BlockSize() int {
+func (t Type) BlockSize() int {
 	n := 4
 	for n < t.MaxPods+2 {
 		n *= 2
