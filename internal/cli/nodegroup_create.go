@@ -51,7 +51,7 @@ private ones with --node-private-networking, as eksctl does.`,
 			}
 			var groups []*v1alpha1.NodeGroup
 			if cfgFile != "" {
-				if name != "" || cmd.Flags().Changed("node-type") || len(labels) > 0 || len(subnets) > 0 || want.nodes >= 0 || want.min >= 0 || want.max >= 0 {
+				if name != "" || anyChanged(cmd, "node-type", "node-labels", "subnet-ids", "nodes", "nodes-min", "nodes-max") {
 					return fmt.Errorf("the node group flags cannot be used with -f; put the groups under managedNodeGroups in %s", cfgFile)
 				}
 				cfg, err := clusterconfig.Load(cfgFile, clusterconfig.Overrides{})
@@ -68,6 +68,7 @@ private ones with --node-private-networking, as eksctl does.`,
 					groups = append(groups, server.NodeGroupObject(cfg, ng))
 				}
 			} else {
+				unset(cmd, &want)
 				ng, err := flagNodeGroup(name, nodeType, want, labels, subnets, private)
 				if err != nil {
 					return err
@@ -91,9 +92,9 @@ private ones with --node-private-networking, as eksctl does.`,
 	cf.add(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name of the node group (default: generated ng-xxxxxxxx)")
 	cmd.Flags().StringVarP(&nodeType, "node-type", "t", clusterconfig.DefaultInstanceType, "instance type of the nodes ("+strings.Join(instancetype.Names(), ", ")+")")
-	cmd.Flags().IntVarP(&want.nodes, "nodes", "N", -1, "desired number of nodes (default 2)")
-	cmd.Flags().IntVarP(&want.min, "nodes-min", "m", -1, "minimum number of nodes (default: --nodes)")
-	cmd.Flags().IntVarP(&want.max, "nodes-max", "M", -1, "maximum number of nodes (default: --nodes)")
+	cmd.Flags().IntVarP(&want.nodes, "nodes", "N", 2, "desired number of nodes")
+	cmd.Flags().IntVarP(&want.min, "nodes-min", "m", 0, "minimum number of nodes (default: --nodes)")
+	cmd.Flags().IntVarP(&want.max, "nodes-max", "M", 0, "maximum number of nodes (default: --nodes)")
 	cmd.Flags().StringToStringVar(&labels, "node-labels", nil, "labels of the nodes, k1=v1,k2=v2")
 	cmd.Flags().StringSliceVar(&subnets, "subnet-ids", nil, "subnet ids of the cluster's VPC for the nodes, comma-separated")
 	cmd.Flags().BoolVarP(&private, "node-private-networking", "P", false, "put the nodes in the private subnets")

@@ -21,8 +21,31 @@ func newScaleCommand() *cobra.Command {
 	return cmd
 }
 
-// scaling is what `scale nodegroup` asks for; a negative value keeps the group's.
+// scaling is what `scale|create nodegroup` ask for; a negative value keeps the
+// group's (or takes the default).
 type scaling struct{ nodes, min, max int }
+
+// unset marks the sizes whose flags were not given as negative.
+func unset(cmd *cobra.Command, want *scaling) {
+	for _, f := range []struct {
+		flag string
+		v    *int
+	}{{"nodes", &want.nodes}, {"nodes-min", &want.min}, {"nodes-max", &want.max}} {
+		if !cmd.Flags().Changed(f.flag) {
+			*f.v = -1
+		}
+	}
+}
+
+// anyChanged reports whether any of the flags was given.
+func anyChanged(cmd *cobra.Command, flags ...string) bool {
+	for _, f := range flags {
+		if cmd.Flags().Changed(f) {
+			return true
+		}
+	}
+	return false
+}
 
 func newScaleNodeGroupCommand() *cobra.Command {
 	var (
@@ -48,9 +71,10 @@ pods evicted through the Eviction API (PodDisruptionBudgets hold), then removed.
 			if name == "" {
 				return fmt.Errorf("--name is required: name the node group to scale")
 			}
-			if want.nodes < 0 && want.min < 0 && want.max < 0 {
+			if !anyChanged(cmd, "nodes", "nodes-min", "nodes-max") {
 				return fmt.Errorf("at least one of --nodes, --nodes-min and --nodes-max is required")
 			}
+			unset(cmd, &want)
 			ctx, cancel, c, err := cf.session(cmd)
 			if err != nil {
 				return err
@@ -61,9 +85,9 @@ pods evicted through the Eviction API (PodDisruptionBudgets hold), then removed.
 	}
 	cf.add(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name of the node group to scale")
-	cmd.Flags().IntVarP(&want.nodes, "nodes", "N", -1, "desired number of nodes")
-	cmd.Flags().IntVarP(&want.min, "nodes-min", "m", -1, "minimum number of nodes")
-	cmd.Flags().IntVarP(&want.max, "nodes-max", "M", -1, "maximum number of nodes")
+	cmd.Flags().IntVarP(&want.nodes, "nodes", "N", 0, "desired number of nodes")
+	cmd.Flags().IntVarP(&want.min, "nodes-min", "m", 0, "minimum number of nodes")
+	cmd.Flags().IntVarP(&want.max, "nodes-max", "M", 0, "maximum number of nodes")
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the group has the desired number of nodes")
 	return cmd
 }

@@ -118,26 +118,14 @@ func (s *Server) nodegroupFromRequest(req *createNodegroupRequest) (*v1alpha1.No
 	if msg := checkScaling(ng.Spec.ScalingConfig); msg != "" {
 		return nil, bad("%s", msg)
 	}
-	for k, v := range req.Labels {
-		if errs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(errs) > 0 {
-			return nil, bad("label %s=%s: %s", k, v, strings.Join(errs, "; "))
-		}
+	if msg := labelError(req.Labels); msg != "" {
+		return nil, bad("%s", msg)
 	}
-	for _, t := range req.Taints {
-		effect := ""
-		for k, v := range taintEffects {
-			if v == t.Effect {
-				effect = k
-			}
-		}
-		if effect == "" {
-			return nil, bad("taint %s: effect %q is not one of NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE", t.Key, t.Effect)
-		}
-		if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
-			return nil, bad("taint key %q: %s", t.Key, strings.Join(errs, "; "))
-		}
-		ng.Spec.Taints = append(ng.Spec.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(effect)})
+	taints, msg := kubeTaints(req.Taints)
+	if msg != "" {
+		return nil, bad("%s", msg)
 	}
+	ng.Spec.Taints = taints
 	return ng, nil
 }
 
@@ -158,6 +146,37 @@ func (s *Server) deleteNodegroup(ctx context.Context, r *http.Request) (any, *ap
 	out := s.nodegroupToAPI(g)
 	out.Status = string(v1alpha1.NodeGroupDeleting)
 	return nodegroupResponse{out}, nil
+}
+
+// labelError says what is wrong with labels, or "".
+func labelError(labels map[string]string) string {
+	for k, v := range labels {
+		if errs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(errs) > 0 {
+			return fmt.Sprintf("label %s=%s: %s", k, v, strings.Join(errs, "; "))
+		}
+	}
+	return ""
+}
+
+// kubeTaints turns EKS taints into Kubernetes ones, or says what is wrong.
+func kubeTaints(in []taint) ([]corev1.Taint, string) {
+	var out []corev1.Taint
+	for _, t := range in {
+		effect := ""
+		for k, v := range taintEffects {
+			if v == t.Effect {
+				effect = k
+			}
+		}
+		if effect == "" {
+			return nil, fmt.Sprintf("taint %s: effect %q is not one of NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE", t.Key, t.Effect)
+		}
+		if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
+			return nil, fmt.Sprintf("taint key %q: %s", t.Key, strings.Join(errs, "; "))
+		}
+		out = append(out, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(effect)})
+	}
+	return out, ""
 }
 
 // applyScaling sets the members the request gives.

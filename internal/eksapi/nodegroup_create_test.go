@@ -63,6 +63,25 @@ func TestCreateAndDeleteNodegroup(t *testing.T) {
 	if w.Code != 409 || w.Header().Get("X-Amzn-ErrorType") != "ResourceInUseException" || !strings.Contains(w.Body.String(), "NodeGroup already exists with name ng-web and cluster name demo") {
 		t.Errorf("second create: %d %s", w.Code, w.Body)
 	}
+	// UpdateNodegroupConfig with labels and taints, as EKS reports them.
+	w = signedCall(t, s, "POST", "/clusters/demo/node-groups/ng-web/update-config", `{"labels":{"addOrUpdateLabels":{"tier":"front"},"removeLabels":["team"]},`+
+		`"taints":{"addOrUpdateTaints":[{"key":"spot","value":"yes","effect":"PREFER_NO_SCHEDULE"}],"removeTaints":[{"key":"dedicated","effect":"NO_SCHEDULE"}]}}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `{"type":"LabelsToAdd","value":"{\"tier\":\"front\"}"}`) || !strings.Contains(w.Body.String(), `"TaintsToRemove"`) {
+		t.Errorf("update labels and taints: %d %s", w.Code, w.Body)
+	}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "ng-web"}, ng); err != nil || len(ng.Spec.Labels) != 1 || ng.Spec.Labels["tier"] != "front" ||
+		len(ng.Spec.Taints) != 1 || ng.Spec.Taints[0].Key != "spot" || ng.Spec.Taints[0].Effect != "PreferNoSchedule" {
+		t.Errorf("after the update: labels %v, taints %v, %v", ng.Spec.Labels, ng.Spec.Taints, err)
+	}
+	w = signedCall(t, s, "POST", "/clusters/demo/node-groups/ng-web/update-config", `{"labels":{"addOrUpdateLabels":{"bad key":"x"}}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "label bad key=x") {
+		t.Errorf("a bad label: %d %s", w.Code, w.Body)
+	}
+	w = signedCall(t, s, "POST", "/clusters/demo/node-groups/ng-web/update-config", `{}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "at least one of scalingConfig, labels and taints") {
+		t.Errorf("an empty update: %d %s", w.Code, w.Body)
+	}
+
 	w = signedCall(t, s, "DELETE", "/clusters/demo/node-groups/ng-web", "")
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"status":"DELETING"`) {
 		t.Errorf("delete: %d %s; want DELETING", w.Code, w.Body)

@@ -3,11 +3,15 @@ package eksapi
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,8 +66,16 @@ type nodegroupListResponse struct {
 }
 
 type updateConfigRequest struct {
-	ScalingConfig      *scalingConfig `json:"scalingConfig"`
-	ClientRequestToken string         `json:"clientRequestToken"`
+	ScalingConfig *scalingConfig `json:"scalingConfig"`
+	Labels        *struct {
+		AddOrUpdateLabels map[string]string `json:"addOrUpdateLabels"`
+		RemoveLabels      []string          `json:"removeLabels"`
+	} `json:"labels"`
+	Taints *struct {
+		AddOrUpdateTaints []taint `json:"addOrUpdateTaints"`
+		RemoveTaints      []taint `json:"removeTaints"`
+	} `json:"taints"`
+	ClientRequestToken string `json:"clientRequestToken"`
 }
 
 type updateParam struct {
@@ -112,8 +124,9 @@ func (s *Server) describeNodegroup(ctx context.Context, r *http.Request) (any, *
 	return nodegroupResponse{s.nodegroupToAPI(g)}, nil
 }
 
-// updateNodegroupConfig changes the scaling configuration; labels, taints and
-// update settings are not offered by fargo, and the strict decoding says so.
+// updateNodegroupConfig changes the scaling configuration, labels and taints;
+// fargo's reconciler scales the group and relabels its nodes. Update settings
+// and node repair are not offered, and the strict decoding says so.
 func (s *Server) updateNodegroupConfig(ctx context.Context, r *http.Request) (any, *apiError) {
 	req := updateConfigRequest{}
 	if aerr := decode(r, &req); aerr != nil {
@@ -123,30 +136,61 @@ func (s *Server) updateNodegroupConfig(ctx context.Context, r *http.Request) (an
 	if n := len(req.ClientRequestToken); n > maxTokenLen {
 		return nil, invalidParameter(fmt.Sprintf("clientRequestToken is %d characters long; at most %d are allowed", n, maxTokenLen), s.cluster.Name)
 	}
-	if req.ScalingConfig == nil {
-		return nil, invalidParameter("scalingConfig is required: fargo updates a node group's scaling only", s.cluster.Name)
+	if req.ScalingConfig == nil && req.Labels == nil && req.Taints == nil {
+		return nil, invalidParameter("give at least one of scalingConfig, labels and taints to update", s.cluster.Name)
 	}
 	g, aerr := s.getNodegroup(ctx, name)
 	if aerr != nil {
 		return nil, aerr
 	}
-	sc := g.Spec.ScalingConfig
-	applyScaling(&sc, req.ScalingConfig)
+	next := g.DeepCopy()
 	var params []updateParam
-	for _, f := range []struct {
-		name string
-		v    *int
-	}{{"MinSize", req.ScalingConfig.MinSize}, {"MaxSize", req.ScalingConfig.MaxSize}, {"DesiredSize", req.ScalingConfig.DesiredSize}} {
-		if f.v != nil {
-			params = append(params, updateParam{Type: f.name, Value: strconv.Itoa(*f.v)})
+	if req.ScalingConfig != nil {
+		applyScaling(&next.Spec.ScalingConfig, req.ScalingConfig)
+		for _, f := range []struct {
+			name string
+			v    *int
+		}{{"MinSize", req.ScalingConfig.MinSize}, {"MaxSize", req.ScalingConfig.MaxSize}, {"DesiredSize", req.ScalingConfig.DesiredSize}} {
+			if f.v != nil {
+				params = append(params, updateParam{Type: f.name, Value: strconv.Itoa(*f.v)})
+			}
+		}
+		if msg := checkScaling(next.Spec.ScalingConfig); msg != "" {
+			return nil, invalidParameter(msg, s.cluster.Name)
 		}
 	}
-	if msg := checkScaling(sc); msg != "" {
-		return nil, invalidParameter(msg, s.cluster.Name)
+	if l := req.Labels; l != nil {
+		if msg := labelError(l.AddOrUpdateLabels); msg != "" {
+			return nil, invalidParameter(msg, s.cluster.Name)
+		}
+		next.Spec.Labels = maps.Clone(next.Spec.Labels)
+		if next.Spec.Labels == nil {
+			next.Spec.Labels = map[string]string{}
+		}
+		for _, k := range l.RemoveLabels {
+			delete(next.Spec.Labels, k)
+		}
+		maps.Copy(next.Spec.Labels, l.AddOrUpdateLabels)
+		params = appendJSONParam(params, "LabelsToAdd", l.AddOrUpdateLabels, len(l.AddOrUpdateLabels) > 0)
+		params = appendJSONParam(params, "LabelsToRemove", l.RemoveLabels, len(l.RemoveLabels) > 0)
 	}
-	patch := client.MergeFrom(g.DeepCopy())
-	g.Spec.ScalingConfig = sc
-	if err := s.client.Patch(ctx, g, patch); err != nil {
+	if t := req.Taints; t != nil {
+		add, msg := kubeTaints(t.AddOrUpdateTaints)
+		if msg == "" {
+			var remove []corev1.Taint
+			remove, msg = kubeTaints(t.RemoveTaints)
+			next.Spec.Taints = slices.DeleteFunc(slices.Clone(next.Spec.Taints), func(have corev1.Taint) bool {
+				return slices.ContainsFunc(append(remove, add...), func(o corev1.Taint) bool { return o.Key == have.Key && o.Effect == have.Effect })
+			})
+			next.Spec.Taints = append(next.Spec.Taints, add...)
+		}
+		if msg != "" {
+			return nil, invalidParameter(msg, s.cluster.Name)
+		}
+		params = appendJSONParam(params, "TaintsToAdd", t.AddOrUpdateTaints, len(t.AddOrUpdateTaints) > 0)
+		params = appendJSONParam(params, "TaintsToRemove", t.RemoveTaints, len(t.RemoveTaints) > 0)
+	}
+	if err := s.client.Patch(ctx, next, client.MergeFrom(g)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, s.nodegroupNotFound(name)
 		}
@@ -168,6 +212,16 @@ func (s *Server) getNodegroup(ctx context.Context, name string) (*v1alpha1.NodeG
 		return nil, serverError(err)
 	}
 	return g, nil
+}
+
+// appendJSONParam adds an update parameter whose value is v as JSON, as EKS
+// reports label and taint changes.
+func appendJSONParam(params []updateParam, typ string, v any, given bool) []updateParam {
+	if !given {
+		return params
+	}
+	data, _ := json.Marshal(v)
+	return append(params, updateParam{Type: typ, Value: string(data)})
 }
 
 func keyOf(name string) client.ObjectKey { return client.ObjectKey{Name: name} }

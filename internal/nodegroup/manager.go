@@ -118,7 +118,11 @@ func (m *Manager) Ensure(ctx context.Context, g Group, kube kubernetes.Interface
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, m.waitReady(ctx, kube, mine))
+		if err := m.waitReady(ctx, kube, mine); err != nil {
+			errs = append(errs, err)
+		} else if err := m.syncLabels(ctx, g, kube); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return names, errors.Join(errs...)
 }

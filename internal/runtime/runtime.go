@@ -234,6 +234,10 @@ type Runtime interface {
 	// ContainerLog is the file holding the output of the container's current
 	// run, or of the run before with previous.
 	ContainerLog(ctx context.Context, sandboxID, name string, previous bool) (string, error)
+	// PortForward connects stream to TCP port on the sandbox's own loopback
+	// (as kubelet's port-forward does: servers bound to 127.0.0.1 are reached)
+	// and copies both ways until either side ends.
+	PortForward(ctx context.Context, sandboxID string, port int32, stream io.ReadWriteCloser) error
 
 	// Close releases the backend's connections; sandboxes keep running.
 	Close() error

@@ -175,6 +175,13 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 	if got := s.Kubectl("get", "node", m[1], "-o", `jsonpath={.metadata.labels.team} {.metadata.labels.node\.kubernetes\.io/instance-type} {.status.conditions[?(@.type=="Ready")].status}`); got != "web t3.medium True" {
 		t.Errorf("node %s of web: %q; want its label, type and Ready", m[1], got)
 	}
+	// A label and taint change of the group reaches its node, as EKS's
+	// UpdateNodegroupConfig does.
+	s.Kubectl("patch", "nodegroup", "web", "--type=merge", "-p", `{"spec":{"labels":{"team":"api"},"taints":[{"key":"dedicated","value":"api","effect":"NoSchedule"}]}}`)
+	harness.Eventually(t, time.Minute, "web's node relabelled", func() bool {
+		out, _ := s.TryKubectl("get", "node", m[1], "-o", `jsonpath={.metadata.labels.team} {.spec.taints[?(@.key=="dedicated")].value}`)
+		return out == "api api"
+	})
 	if out := fargo("delete", "nodegroup", "web", "--wait"); !strings.Contains(out, "deleted 1 nodegroup(s)") {
 		t.Errorf("fargo delete nodegroup:\n%s", out)
 	}

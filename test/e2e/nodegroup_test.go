@@ -175,7 +175,7 @@ func leftoversOnHost() map[string]bool {
 
 // removeNodeLeftovers removes node-group nodes' cgroups, interfaces, and the
 // netns and log links that appeared since before.
-func removeNodeLeftovers(t *testing.T, before map[string]bool) {
+func removeNodeLeftovers(t testing.TB, before map[string]bool) {
 	for p := range leftoversOnHost() {
 		if !before[p] {
 			_ = syscall.Unmount(p, syscall.MNT_DETACH)

@@ -25,13 +25,42 @@ import (
 	"github.com/fargo-dev/fargo/test/images"
 )
 
+// benchConfig has one private subnet and a node group of one node that takes
+// the largest batch.
+const benchConfig = `apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: bench, region: ap-southeast-1}
+vpc:
+  subnets:
+    private:
+      ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
+managedNodeGroups:
+  - name: bench-ng
+    instanceType: m5.xlarge
+    desiredCapacity: 1
+`
+
+// nodeMem is the PSS of every process of the node-group nodes under dataDir
+// (kubelet and containerd; no pods run then).
+func nodeMem(b *testing.B, dataDir string) int64 {
+	pids, _ := exec.Command("pgrep", "-f", dataDir+"/nodes/").Output()
+	var sum int64
+	for _, p := range strings.Fields(string(pids)) {
+		pid, _ := strconv.Atoi(p)
+		if pss, err := harness.PSS(pid); err == nil {
+			sum += pss
+		}
+	}
+	return sum
+}
+
 // startupRounds are the batch sizes `make bench-startup` measures.
 var startupRounds = []int{1, 10, 50}
 
 // BenchmarkStartup measures, under real containerd, the time from creating Fargate
 // pods (a cached busybox image) to each being Running and Ready, for batches of
 // 1, 10 and 50, with the floor measured in the same run: `ctr run` of the same
-// image on fargo's containerd. The 50-pod batch also gives the host's memory per
+// image on fargo's containerd, and the same batches on a node group's kubelet. The 50-pod batch also gives the host's memory per
 // extra Fargate pod beyond the container itself (fargo, containerd, shims).
 func BenchmarkStartup(b *testing.B) {
 	requireRoot(b)
@@ -39,26 +68,36 @@ func BenchmarkStartup(b *testing.B) {
 	ref := images.Serve(b, "busybox", img, err)
 	running := map[int][]float64{}
 	ready := map[int][]float64{}
-	var floor, density []float64
+	ngRunning, ngReady := map[int][]float64{}, map[int][]float64{}
+	var floor, density, nodeMemory []float64
 	var parts [][3]float64 // server, containerd, shims per pod
 	for i := 0; i < b.N; i++ {
+		before := leftoversOnHost()
 		dataDir, err := os.MkdirTemp("", "fargo-bench-")
 		if err != nil {
 			b.Fatal(err)
 		}
-		args := append(harness.ServerArgs(b, dataDir), "--runtime", "containerd", "--host-name", "bench", "--host-cpu", "64", "--host-memory", "64Gi")
+		cfg := filepath.Join(dataDir, "cluster.yaml")
+		if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		args := append(harness.ServerArgs(b, dataDir), "--config", cfg, "--runtime", "containerd", "--host-name", "bench", "--host-cpu", "64", "--host-memory", "64Gi")
 		s := harness.StartServerWith(b, args)
 		s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"bench"},"spec":{"selectors":[{"namespace":"bench"}]}}`)
-		s.Kubectl("create", "namespace", "bench")
-		harness.Eventually(b, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "bench"); return err == nil })
+		for _, ns := range []string{"bench", "bench-ng"} {
+			s.Kubectl("create", "namespace", ns)
+			harness.Eventually(b, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+		}
 		c := s.Client()
-		startPods(b, c, ref, "warm", 1) // pulls the image: every round after starts from the cache
-		deletePods(b, c)
+		for _, ns := range []string{"bench", "bench-ng"} {
+			startPods(b, c, ns, ref, "warm", 1) // pulls the image: every round after starts from the cache
+			deletePods(b, c, ns)
+		}
 		for _, n := range startupRounds {
 			if n == startupRounds[len(startupRounds)-1] {
 				time.Sleep(5 * time.Second)
 				s0, c0, sh0 := hostMemory(b, s, dataDir)
-				r, rd := startPods(b, c, ref, fmt.Sprintf("r%d", n), n)
+				r, rd := startPods(b, c, "bench", ref, fmt.Sprintf("r%d", n), n)
 				time.Sleep(5 * time.Second)
 				s1, c1, sh1 := hostMemory(b, s, dataDir)
 				perPod := func(d int64) float64 { return float64(d) / (1 << 20) / float64(n) }
@@ -66,14 +105,20 @@ func BenchmarkStartup(b *testing.B) {
 				parts = append(parts, [3]float64{perPod(s1 - s0), perPod(c1 - c0), perPod(sh1 - sh0)})
 				running[n], ready[n] = append(running[n], r...), append(ready[n], rd...)
 			} else {
-				r, rd := startPods(b, c, ref, fmt.Sprintf("r%d", n), n)
+				r, rd := startPods(b, c, "bench", ref, fmt.Sprintf("r%d", n), n)
 				running[n], ready[n] = append(running[n], r...), append(ready[n], rd...)
 			}
-			deletePods(b, c)
+			deletePods(b, c, "bench")
+			// The same batch on the node group's kubelet, in the same run.
+			r, rd := startPods(b, c, "bench-ng", ref, fmt.Sprintf("n%d", n), n)
+			ngRunning[n], ngReady[n] = append(ngRunning[n], r...), append(ngReady[n], rd...)
+			deletePods(b, c, "bench-ng")
 		}
+		nodeMemory = append(nodeMemory, float64(nodeMem(b, dataDir))/(1<<20))
 		floor = append(floor, ctrRun(b, dataDir, ref, 5)...)
 		s.Stop()
 		cleanupSandboxes(b, dataDir)
+		removeNodeLeftovers(b, before)
 		os.RemoveAll(dataDir)
 	}
 	b.ReportMetric(percentile(running[1], 50), "running-p50-s")
@@ -91,6 +136,13 @@ func BenchmarkStartup(b *testing.B) {
 				percentile(ready[n], 50), percentile(ready[n], 95), percentile(running[n], 50)/f)
 		}
 		fmt.Fprintf(&sec, "| floor: `ctr run --rm` of the same image on fargo's containerd | %.3f | %.3f | | | 1× |\n\n", f, percentile(floor, 95))
+		sec.WriteString("The same batches, in the same run, on a node of a managed node group (1 × m5.xlarge: the upstream kubelet with its own containerd through CRI), and the Fargate path's Running p50 as a share of the node group's (goal: at most 0.5 at every batch size):\n\n")
+		sec.WriteString("| pods at once | node group Running p50 | Running p95 | Ready p50 | Ready p95 | Fargate p50 ÷ node group p50 |\n|---|---|---|---|---|---|\n")
+		for _, n := range startupRounds {
+			fmt.Fprintf(&sec, "| %d | %.3f | %.3f | %.3f | %.3f | %.2f |\n", n, percentile(ngRunning[n], 50), percentile(ngRunning[n], 95),
+				percentile(ngReady[n], 50), percentile(ngReady[n], 95), percentile(running[n], 50)/percentile(ngRunning[n], 50))
+		}
+		fmt.Fprintf(&sec, "\nMemory of one node-group node with no pods (PSS of its kubelet and containerd): %s MiB.\n\n", benchdoc.Spread(nodeMemory))
 		fmt.Fprintf(&sec, "Target: p50 ≤ 0.5 s for one pod with a cached image (EKS Fargate: ~55 s).\n\n")
 		fmt.Fprintf(&sec, "Host memory per extra Fargate pod, containerd runtime, beyond the container itself: growth of the server's RSS plus the PSS of its containerd and of the pods' shims, 5 s after %d pods are Ready, divided by the pods: %s MiB (target ≤ 10); of which server %.2f, containerd %.2f, shims %.2f (medians).\n",
 			startupRounds[len(startupRounds)-1], benchdoc.Spread(density), medianOf(parts, 0), medianOf(parts, 1), medianOf(parts, 2))
@@ -102,9 +154,9 @@ func BenchmarkStartup(b *testing.B) {
 
 // startPods creates n pods at once and returns, per pod, the seconds from its
 // create call to Running and to Ready.
-func startPods(b *testing.B, c kubernetes.Interface, image, prefix string, n int) (running, ready []float64) {
+func startPods(b *testing.B, c kubernetes.Interface, ns, image, prefix string, n int) (running, ready []float64) {
 	ctx := context.Background()
-	w, err := c.CoreV1().Pods("bench").Watch(ctx, metav1.ListOptions{})
+	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,7 +170,7 @@ func startPods(b *testing.B, c kubernetes.Interface, image, prefix string, n int
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%02d", prefix, i)},
 				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: new(int64), Containers: []corev1.Container{{Name: "c", Image: image, Command: []string{"sleep", "3600"}}}}}
 			created[i] = time.Now()
-			if _, err := c.CoreV1().Pods("bench").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -154,16 +206,16 @@ func startPods(b *testing.B, c kubernetes.Interface, image, prefix string, n int
 	return running, ready
 }
 
-// deletePods deletes every pod of the bench namespace and waits until their
-// sandboxes are gone.
-func deletePods(b *testing.B, c kubernetes.Interface) {
+// deletePods deletes every pod of namespace ns and waits until they and their
+// Fargate nodes are gone.
+func deletePods(b *testing.B, c kubernetes.Interface, ns string) {
 	ctx := context.Background()
-	if err := c.CoreV1().Pods("bench").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+	if err := c.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	harness.Eventually(b, 2*time.Minute, "bench pods and nodes gone", func() bool {
-		pods, err1 := c.CoreV1().Pods("bench").List(ctx, metav1.ListOptions{})
-		nodes, err2 := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	harness.Eventually(b, 2*time.Minute, ns+" pods and Fargate nodes gone", func() bool {
+		pods, err1 := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		nodes, err2 := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "eks.amazonaws.com/compute-type=fargate"})
 		return err1 == nil && err2 == nil && len(pods.Items) == 0 && len(nodes.Items) == 0
 	})
 }

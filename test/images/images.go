@@ -27,7 +27,7 @@ import (
 const BusyboxPath = "/bin/busybox"
 
 // busyboxApplets get a /bin link each.
-var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nc", "true", "false", "httpd", "ip", "free", "id", "stat", "grep"}
+var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nc", "true", "false", "httpd", "ip", "free", "id", "stat", "grep", "tar"}
 
 // Busybox is an image of Debian's busybox-static: /bin/busybox, links for common
 // applets, /tmp; default command sh.

@@ -83,6 +83,15 @@ func TestNodeGroupsOverTheEKSAPI(t *testing.T) {
 		t.Errorf("scaling in the object = %s", got)
 	}
 
+	_, err = c.UpdateNodegroupConfig(ctx, &eks.UpdateNodegroupConfigInput{ClusterName: cluster, NodegroupName: aws.String("ng-1"),
+		Labels: &types.UpdateLabelsPayload{AddOrUpdateLabels: map[string]string{"tier": "front"}, RemoveLabels: []string{"team"}},
+		Taints: &types.UpdateTaintsPayload{RemoveTaints: []types.Taint{{Key: aws.String("dedicated"), Effect: types.TaintEffectNoSchedule}}}})
+	if err != nil {
+		t.Errorf("UpdateNodegroupConfig of labels and taints: %v", err)
+	}
+	if got := s.Kubectl("get", "nodegroup", "ng-1", "-o", "jsonpath={.spec.labels} {.spec.taints}"); got != `{"tier":"front"} ` {
+		t.Errorf("labels and taints in the object = %s", got)
+	}
 	_, err = c.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: cluster, NodegroupName: aws.String("nope")})
 	if !errors.As(err, &nf) || !strings.Contains(aws.ToString(nf.Message), "No node group found for name: nope") {
 		t.Errorf("an unknown group: %v; want ResourceNotFoundException", err)

@@ -16,24 +16,19 @@ import (
 // exec runs a command in a container with the client's streams attached (SPDY or
 // WebSocket, as kubelet's streaming server speaks them).
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
-	ns, pod, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
+	pod, container := r.PathValue("pod"), r.PathValue("container")
 	cmd := r.URL.Query()["command"]
 	if len(cmd) == 0 {
 		httpError(w, badRequest{fmt.Errorf("exec: no command")})
 		return
 	}
 	opts, err := remotecommand.NewOptions(r)
-	if err != nil {
-		httpError(w, badRequest{err})
-		return
-	}
-	sandbox, err := s.pods(r.Context(), nodeOf(r), ns, pod)
-	if err != nil {
-		httpError(w, err)
+	sandbox, ok := s.sandboxFor(w, r, err)
+	if !ok {
 		return
 	}
 	remotecommand.ServeExec(w, r, executor{s.runtime, sandbox}, pod, r.PathValue("uid"), container, cmd, opts,
-		4*time.Hour, remotecommand.DefaultStreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+		streamIdleTimeout, streamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
 
 // executor runs commands in one sandbox's containers.

@@ -1,8 +1,9 @@
 // Package kubeletapi is the part of kubelet's HTTP API the apiserver uses for
-// `kubectl logs` and `kubectl exec`, served by a host agent for the Fargate nodes
-// on its host: GET /containerLogs/{namespace}/{pod}/{container} and
-// /exec/{namespace}/{pod}/{container}, with kubelet's query parameters and
-// streaming protocols (k8s.io/cri-streaming).
+// `kubectl logs`, `exec`, `cp`, `attach` (output only) and `port-forward`,
+// served by a host agent for the Fargate nodes on its host:
+// /containerLogs/{namespace}/{pod}/{container}, /exec/…, /attach/… and
+// /portForward/{namespace}/{pod}, with kubelet's query parameters and streaming
+// protocols (k8s.io/cri-streaming).
 //
 // The apiserver reaches a node at its InternalIP, which for a Fargate node is the
 // pod's own address inside the sandbox; so it does not dial the host directly but
@@ -102,6 +103,14 @@ func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, certs Issuer, clie
 		mux.HandleFunc("GET "+p, s.exec)
 		mux.HandleFunc("POST "+p, s.exec)
 	}
+	for _, p := range []string{"/attach/{namespace}/{pod}/{container}", "/attach/{namespace}/{pod}/{uid}/{container}"} {
+		mux.HandleFunc("GET "+p, s.attach)
+		mux.HandleFunc("POST "+p, s.attach)
+	}
+	for _, p := range []string{"/portForward/{namespace}/{pod}", "/portForward/{namespace}/{pod}/{uid}"} {
+		mux.HandleFunc("GET "+p, s.portForward)
+		mux.HandleFunc("POST "+p, s.portForward)
+	}
 	s.http = &http.Server{Handler: logged(mux), ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: nil}
 	return s, nil
@@ -164,6 +173,21 @@ func (s *Server) accept(ctx context.Context, c net.Conn) {
 	case <-ctx.Done():
 		c.Close()
 	}
+}
+
+// sandboxFor finds the sandbox of the request's pod on the node it came to,
+// after the request's options parsed (optsErr); else it answers with the error.
+func (s *Server) sandboxFor(w http.ResponseWriter, r *http.Request, optsErr error) (string, bool) {
+	if optsErr != nil {
+		httpError(w, badRequest{optsErr})
+		return "", false
+	}
+	sandbox, err := s.pods(r.Context(), nodeOf(r), r.PathValue("namespace"), r.PathValue("pod"))
+	if err != nil {
+		httpError(w, err)
+		return "", false
+	}
+	return sandbox, true
 }
 
 // nodeOf is the node a request came to: the address its connection was for.

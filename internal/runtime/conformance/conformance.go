@@ -42,6 +42,8 @@ type Fixture struct {
 	Echo     func(s string) []string
 	ReadFile func(path string) []string
 	Listen   func(port int) []string
+	// ListenLocal serves HTTP on 127.0.0.1:port only and keeps running.
+	ListenLocal func(port int) []string
 	// Limits reads the sandbox's CPU quota (millicores) and memory limit (MiB)
 	// from where the backend enforces them.
 	Limits func(t *testing.T, id string) (milliCPU, memoryMiB int64)
@@ -71,6 +73,7 @@ func Run(t *testing.T, f Fixture) {
 		{"Logs", logs},
 		{"Mounts", mountsAndFiles},
 		{"Network", network},
+		{"PortForward", portForward},
 		{"Limits", limits},
 		{"StartAfterCrash", startAfterCrash},
 	}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -137,6 +138,56 @@ func network(t *testing.T, f Fixture) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// portForward reaches a server that listens on the sandbox's loopback only, as
+// kubectl port-forward does, one connection per stream.
+func portForward(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 15)
+	const port = 8081
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "local", Image: f.Image, Command: f.ListenLocal(port)}); err != nil {
+		t.Fatal(err)
+	}
+	get := func() (string, error) {
+		ours, theirs := net.Pipe()
+		errc := make(chan error, 1)
+		go func() { errc <- rt.PortForward(ctx, sb.ID, port, theirs) }()
+		_ = ours.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(ours, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+			return "", fmt.Errorf("writing: %w (PortForward: %v)", err, <-errc)
+		}
+		data, _ := io.ReadAll(ours)
+		ours.Close()
+		return string(data), <-errc
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := get()
+		if err == nil && strings.HasPrefix(out, "HTTP/1.") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("port-forward to 127.0.0.1:%d of the sandbox: %q, %v", port, out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The server is on the sandbox's loopback only: not reachable at its IP.
+	if c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(sb.IP.String(), fmt.Sprint(port))); err == nil {
+		c.Close()
+		t.Errorf("the loopback-only server answers at the sandbox's IP: the test proves nothing")
+	}
+	ours, theirs := net.Pipe()
+	defer ours.Close()
+	if err := rt.PortForward(ctx, sb.ID, 9, theirs); err == nil {
+		t.Error("port-forward to a port nothing listens on: no error")
+	}
+	if err := rt.PortForward(ctx, "ip-no-such-sandbox", port, nopCloser{}); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("port-forward to a missing sandbox: %v; want ErrNotFound", err)
+	}
+}
+
+type nopCloser struct{ io.ReadWriter }
+
+func (nopCloser) Close() error { return nil }
 
 func limits(t *testing.T, f Fixture) {
 	_, _, sb := setup(t, f, 13)

@@ -60,13 +60,14 @@ func TestConformance(t *testing.T) {
 			})
 			return path
 		},
-		Image:    ref,
-		Sleep:    []string{"sleep", "3600"},
-		Exit:     func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
-		Cat:      []string{"cat"},
-		Echo:     func(s string) []string { return []string{"echo", s} },
-		ReadFile: func(path string) []string { return []string{"cat", path} },
-		Listen:   func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
+		Image:       ref,
+		Sleep:       []string{"sleep", "3600"},
+		Exit:        func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
+		Cat:         []string{"cat"},
+		Echo:        func(s string) []string { return []string{"echo", s} },
+		ReadFile:    func(path string) []string { return []string{"cat", path} },
+		Listen:      func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
+		ListenLocal: func(port int) []string { return []string{"httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port)} },
 		Limits: func(t *testing.T, id string) (int64, int64) {
 			cg := containerd.CgroupPath(host, id)
 			quota, period := readInt(t, "cpu", cg, "cpu.cfs_quota_us"), readInt(t, "cpu", cg, "cpu.cfs_period_us")

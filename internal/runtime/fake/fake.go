@@ -298,3 +298,15 @@ func (r *Runtime) ContainerLog(_ context.Context, sandboxID, name string, _ bool
 
 // Close implements runtime.Runtime.
 func (r *Runtime) Close() error { return nil }
+
+// PortForward implements runtime.Runtime: no process listens in a fake sandbox.
+func (r *Runtime) PortForward(_ context.Context, sandboxID string, port int32, stream io.ReadWriteCloser) error {
+	_ = stream.Close()
+	r.mu.Lock()
+	_, err := r.sandbox(sandboxID)
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("port-forward to port %d of sandbox %s: the fake runtime runs no processes", port, sandboxID)
+}

@@ -23,6 +23,7 @@ func TestConformance(t *testing.T) {
 			"Logs":            "no process writes output",
 			"Mounts":          "no process reads files",
 			"Network":         "no network namespace",
+			"PortForward":     "no process listens",
 			"Limits":          "no cgroup",
 			"StartAfterCrash": "starts are in memory; a crash leaves nothing half-made",
 		},

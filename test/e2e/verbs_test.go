@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fargo-dev/fargo/internal/clusterconfig"
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+// The same kubectl verbs on a Fargate pod and on a pod of the default node
+// group (no --config: eksctl's two m5.large nodes): logs, exec -it through a
+// pty, cp both ways, attach (output) and port-forward to a server that listens
+// on the pod's loopback only.
+func TestKubectlVerbsOnBothKinds(t *testing.T) {
+	requireRoot(t)
+	img, err := images.Busybox()
+	ref := images.Serve(t, "busybox", img, err)
+	dataDir, _ := clusterDir(t, "fargo-verbs-", "")
+	var args []string
+	for _, a := range harness.ServerArgs(t, dataDir) {
+		if a != "--without-nodegroup" {
+			args = append(args, a)
+		}
+	}
+	s := harness.StartServerWith(t, append(args, "--runtime", "containerd", "--host-name", "verbs", "--cpu-overcommit", "4"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s\nserver output:\n%s", s.Kubectl("get", "pods,nodes", "-A", "-o", "wide"), tail(s.Output(), 30))
+		}
+	})
+	group := clusterconfig.DefaultNodeGroupName("fargo")
+	if out := s.Output(); !strings.Contains(out, "node group "+group) || !strings.Contains(out, "2 × m5.large") {
+		t.Errorf("the start-up output does not show the default node group %s of 2 × m5.large:\n%s", group, out)
+	}
+	s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"fg"},"spec":{"selectors":[{"namespace":"fg"}]}}`)
+	const script = `mkdir -p /www && echo hello-$(hostname) > /www/index.html && httpd -p 127.0.0.1:8080 -h /www && i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done`
+	for _, ns := range []string{"fg", "ec2"} {
+		s.Kubectl("create", "namespace", ns)
+		harness.Eventually(t, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"verbs","namespace":"` + ns + `"},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sh","-c",` + strconv.Quote(script) + `]}]}}`)
+	}
+	for _, ns := range []string{"fg", "ec2"} {
+		harness.Eventually(t, 2*time.Minute, ns+"/verbs Running", func() bool {
+			return jsonpath(s, "{.status.phase}", "get", "pod", "-n", ns, "verbs") == "Running"
+		})
+	}
+	if node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "fg", "verbs"); !strings.HasPrefix(node, "fargate-ip-") {
+		t.Errorf("fg/verbs is on %s, want a Fargate node", node)
+	}
+	if node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "ec2", "verbs"); !strings.HasPrefix(node, "ip-") {
+		t.Errorf("ec2/verbs is on %s, want a node of %s", node, group)
+	}
+	for _, ns := range []string{"fg", "ec2"} {
+		t.Run(ns, func(t *testing.T) { checkVerbs(t, s, ns) })
+	}
+}
+
+func checkVerbs(t *testing.T, s *harness.Server, ns string) {
+	harness.Eventually(t, 30*time.Second, "ticks in the log", func() bool {
+		out, _ := s.TryKubectl("logs", "-n", ns, "verbs", "--tail=2")
+		return strings.Contains(out, "tick ")
+	})
+	// exec -it: kubectl sees a terminal (script(1) gives it a pty), so the
+	// shell in the container has one too.
+	kubectl := harness.Bin(t, "kubectl")
+	cmd := exec.Command("script", "-qec", kubectl+" --kubeconfig "+s.Kubeconfig()+" exec -it -n "+ns+" verbs -- sh", "/dev/null")
+	cmd.Stdin = strings.NewReader("tty; echo the-end\nexit\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "the-end") {
+		t.Errorf("kubectl exec -it: %v\n%s\nwant the shell's tty, a /dev/pts", err, out)
+	}
+	// cp out of the pod and into it (tar through exec, as kubectl does).
+	local := filepath.Join(t.TempDir(), "index.html")
+	if out, err := s.TryKubectl("cp", ns+"/verbs:/www/index.html", local); err != nil {
+		t.Errorf("kubectl cp from the pod: %v\n%s", err, out)
+	} else if data, _ := os.ReadFile(local); string(data) != "hello-verbs\n" {
+		t.Errorf("copied %q, want hello-verbs", data)
+	}
+	if err := os.WriteFile(local, []byte("from-the-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.TryKubectl("cp", local, ns+"/verbs:/www/up.html"); err != nil {
+		t.Errorf("kubectl cp into the pod: %v\n%s", err, out)
+	} else if out, _ := s.TryKubectl("exec", "-n", ns, "verbs", "--", "cat", "/www/up.html"); out != "from-the-host\n" {
+		t.Errorf("the file copied in reads %q", out)
+	}
+	// attach: the container's output from now on.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	out, _ := exec.CommandContext(ctx, kubectl, "--kubeconfig", s.Kubeconfig(), "attach", "-n", ns, "verbs").CombinedOutput()
+	cancel()
+	if !strings.Contains(string(out), "tick ") {
+		t.Errorf("kubectl attach: %q, want the ticks", out)
+	}
+	// port-forward to the loopback-only server.
+	port := harness.FreePort(t)
+	pf := exec.Command(kubectl, "--kubeconfig", s.Kubeconfig(), "port-forward", "-n", ns, "pod/verbs", fmt.Sprintf("%d:8080", port))
+	var pfOut bytes.Buffer
+	pf.Stdout, pf.Stderr = &pfOut, &pfOut
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	var body string
+	harness.Eventually(t, 20*time.Second, "a GET through port-forward", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(data)
+		return resp.StatusCode == 200
+	})
+	if body != "hello-verbs\n" {
+		t.Errorf("GET through port-forward = %q, want hello-verbs (kubectl: %s)", body, pfOut.String())
+	}
+}
