@@ -181,7 +181,7 @@ func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, e
 		}
 		certs = &kubeletapi.CSRIssuer{Client: cs, NodeName: func(ip net.IP) string { return names.NodeName(ip, a.cfg.Region) }}
 	}
-	api, err := kubeletapi.New(a.cfg.Runtime, a.Fargate.SandboxOfPod, a.Fargate.HasNode, certs, a.cfg.CA)
+	api, err := kubeletapi.New(a.cfg.Runtime, a.Fargate.SandboxOfPod, a.Fargate.HasNode, a.Fargate.PodOfNode, certs, a.cfg.CA)
 	if err != nil {
 		return "", err
 	}

@@ -70,6 +70,18 @@ type Stats struct {
 	CPU time.Duration
 	// MemoryBytes is the memory in use now, and MemoryMaxBytes the most ever used.
 	MemoryBytes, MemoryMaxBytes uint64
+	// WorkingSetBytes is the memory in use less the page cache the kernel can
+	// reclaim, as kubelet reports (and evicts by) it.
+	WorkingSetBytes uint64
+	// Containers are the running containers' own usage.
+	Containers []ContainerStats
+}
+
+// ContainerStats is one running container's usage so far.
+type ContainerStats struct {
+	Name                         string
+	CPU                          time.Duration
+	MemoryBytes, WorkingSetBytes uint64
 }
 
 // Mount is a host path made visible in a container.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,6 +105,36 @@ func checkVerbs(t *testing.T, s *harness.Server, ns string) {
 	cancel()
 	if !strings.Contains(string(out), "tick ") {
 		t.Errorf("kubectl attach: %q, want the ticks", out)
+	}
+	// The Summary API and /metrics/resource of the pod's node, through the
+	// apiserver's node proxy (as metrics-server reads them).
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", ns, "verbs")
+	raw, err := s.TryKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/stats/summary")
+	var sum struct {
+		Node struct{ NodeName string }
+		Pods []struct {
+			PodRef     struct{ Name, Namespace string }
+			Containers []struct {
+				Name string
+				CPU  struct{ UsageCoreNanoSeconds uint64 }
+			}
+		}
+	}
+	if err != nil || json.Unmarshal([]byte(raw), &sum) != nil || sum.Node.NodeName != node {
+		t.Errorf("stats/summary of %s: %v\n%.500s", node, err, raw)
+	}
+	found := false
+	for _, p := range sum.Pods {
+		for _, c := range p.Containers {
+			found = found || (p.PodRef.Namespace == ns && p.PodRef.Name == "verbs" && c.Name == "main" && c.CPU.UsageCoreNanoSeconds > 0)
+		}
+	}
+	if !found {
+		t.Errorf("stats/summary of %s has no CPU time for container main of %s/verbs:\n%.800s", node, ns, raw)
+	}
+	if raw, err := s.TryKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics/resource"); err != nil ||
+		!strings.Contains(raw, `container_cpu_usage_seconds_total{container="main",namespace="`+ns+`",pod="verbs"}`) {
+		t.Errorf("metrics/resource of %s: %v\n%.800s", node, err, raw)
 	}
 	// port-forward to the loopback-only server.
 	port := harness.FreePort(t)

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
 	"github.com/fargo-dev/fargo/internal/network/names"
 	"github.com/fargo-dev/fargo/internal/runtime"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
@@ -44,4 +45,14 @@ func (r *Reconciler) SandboxOfPod(ctx context.Context, nodeIP net.IP, namespace,
 func (r *Reconciler) HasNode(ctx context.Context, ip net.IP) bool {
 	sb := &v1alpha1.Sandbox{}
 	return r.Client.Get(ctx, client.ObjectKey{Name: names.SandboxName(ip)}, sb) == nil && sb.Spec.Host == r.Host && sb.Spec.IP == ip.String()
+}
+
+// PodOfNode is this host's Fargate node at ip, for the kubelet API's stats;
+// runtime.ErrNotFound when there is none.
+func (r *Reconciler) PodOfNode(ctx context.Context, ip net.IP) (kubeletapi.NodeInfo, error) {
+	sb := &v1alpha1.Sandbox{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: names.SandboxName(ip)}, sb); err != nil || sb.Spec.Host != r.Host || sb.Spec.IP != ip.String() {
+		return kubeletapi.NodeInfo{}, fmt.Errorf("no Fargate node of this host at %s: %w", ip, runtime.ErrNotFound)
+	}
+	return kubeletapi.NodeInfo{Node: names.NodeName(ip, r.Region), Sandbox: sb.Name, Pod: sb.Spec.Pod, Since: sb.CreationTimestamp.Time}, nil
 }

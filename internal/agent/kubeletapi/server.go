@@ -1,9 +1,9 @@
 // Package kubeletapi is the part of kubelet's HTTP API the apiserver uses for
-// `kubectl logs`, `exec`, `cp`, `attach` (output only) and `port-forward`,
-// served by a host agent for the Fargate nodes on its host:
-// /containerLogs/{namespace}/{pod}/{container}, /exec/…, /attach/… and
-// /portForward/{namespace}/{pod}, with kubelet's query parameters and streaming
-// protocols (k8s.io/cri-streaming).
+// `kubectl logs`, `exec`, `cp`, `attach` (output only) and `port-forward`, and
+// that metrics-server scrapes, served by a host agent for the Fargate nodes on
+// its host: /containerLogs/{namespace}/{pod}/{container}, /exec/…, /attach/…,
+// /portForward/{namespace}/{pod}, /stats/summary and /metrics/resource, with
+// kubelet's query parameters and streaming protocols (k8s.io/cri-streaming).
 //
 // The apiserver reaches a node at its InternalIP, which for a Fargate node is the
 // pod's own address inside the sandbox; so it does not dial the host directly but
@@ -66,15 +66,17 @@ type Server struct {
 	tls     *tls.Config
 	http    *http.Server
 	conns   chan net.Conn
+	nodePod NodePod
+	rates   rates
 }
 
 // New returns a server for rt's containers with serving certificates from
 // certs, letting in clients with certificates of clientCA.
-func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, certs Issuer, clientCA *x509.Certificate) (*Server, error) {
+func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, nodePod NodePod, certs Issuer, clientCA *x509.Certificate) (*Server, error) {
 	if certs == nil || clientCA == nil || nodes == nil {
 		return nil, errors.New("kubelet API: no serving certificates, client CA or node check")
 	}
-	s := &Server{runtime: rt, pods: pods, nodes: nodes, certs: certs, conns: make(chan net.Conn)}
+	s := &Server{runtime: rt, pods: pods, nodes: nodes, nodePod: nodePod, certs: certs, conns: make(chan net.Conn)}
 	clients := x509.NewCertPool()
 	clients.AddCert(clientCA)
 	s.tls = &tls.Config{
@@ -99,6 +101,8 @@ func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, certs Issuer, clie
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
+	mux.HandleFunc("GET /stats/summary", s.statsSummary)
+	mux.HandleFunc("GET /metrics/resource", s.metricsResource)
 	for _, p := range []string{"/exec/{namespace}/{pod}/{container}", "/exec/{namespace}/{pod}/{uid}/{container}"} {
 		mux.HandleFunc("GET "+p, s.exec)
 		mux.HandleFunc("POST "+p, s.exec)

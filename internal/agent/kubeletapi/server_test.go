@@ -68,7 +68,7 @@ func TestServerTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := net.ParseIP("192.168.64.9")
-	s, err := New(nil, nil, func(_ context.Context, ip net.IP) bool { return ip.Equal(node) }, certs, ca)
+	s, err := New(nil, nil, func(_ context.Context, ip net.IP) bool { return ip.Equal(node) }, nil, certs, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,19 +165,12 @@ func TestRequestsScopedToTheAddressedNode(t *testing.T) {
 		return "", fmt.Errorf("pod %s is not on node %s: %w", name, node, runtime.ErrNotFound)
 	}
 	isNode := func(_ context.Context, ip net.IP) bool { return ip.Equal(nodeA) || ip.Equal(nodeB) }
-	s, err := New(nil, lookup, isNode, certs, ca)
+	s, err := New(nil, lookup, isNode, nil, certs, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, addr := serve(t, s)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, "system:masters")}},
-		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return Dial(ctx, addr, nodeA) },
-	}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://192.168.64.9:10250/containerLogs/default/pod-b/c")
+	resp, err := apiserverClient(t, ca, caKey, addr, nodeA).Get("https://192.168.64.9:10250/containerLogs/default/pod-b/c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,4 +181,17 @@ func TestRequestsScopedToTheAddressedNode(t *testing.T) {
 	if len(asked) != 1 || asked[0] != "pod-b@"+nodeA.String() {
 		t.Errorf("lookups %v, want pod-b asked for node A", asked)
 	}
+}
+
+// apiserverClient talks to node's kubelet API through the agent at addr, as the
+// apiserver does (a system:masters client certificate of the cluster CA).
+func apiserverClient(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, addr string, node net.IP) *http.Client {
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert(t, ca, caKey, "system:masters")}},
+		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return Dial(ctx, addr, node) },
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,8 +137,13 @@ func (r *Runtime) Stats(_ context.Context, id string) (runtime.Stats, error) {
 		if c.State == runtime.StateExited {
 			end = c.Finished
 		}
-		st.CPU += end.Sub(c.Started) * time.Duration(min(sb.spec.MilliCPU, 1000)) / 1000
+		cpu := end.Sub(c.Started) * time.Duration(min(sb.spec.MilliCPU, 1000)) / 1000
+		st.CPU += cpu
+		if c.State == runtime.StateRunning {
+			st.Containers = append(st.Containers, runtime.ContainerStats{Name: c.Name, CPU: cpu})
+		}
 	}
+	sort.Slice(st.Containers, func(i, j int) bool { return st.Containers[i].Name < st.Containers[j].Name })
 	return st, nil
 }
 
