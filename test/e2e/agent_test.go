@@ -128,7 +128,15 @@ func cleanupSandboxes(t testing.TB, dataDir string) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	removeCgroups(t)
-	_ = exec.Command("ip", "route", "del", "blackhole", "192.168.0.0/16").Run()
+	// The VPC's blackhole route: the tests' VPCs are all in 192.168.0.0/16 (a
+	// config with one subnet has that subnet for its VPC).
+	out, _ := exec.Command("ip", "-4", "route", "show", "type", "blackhole").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "blackhole" && strings.HasPrefix(f[1], "192.168.") {
+			_ = exec.Command("ip", "route", "del", "blackhole", f[1]).Run()
+		}
+	}
 	_ = exec.Command("nft", "delete", "table", "ip", "kube-proxy").Run()
 	ns, _ := filepath.Glob("/run/netns/fargo-*")
 	for _, n := range ns {
