@@ -154,7 +154,7 @@ func BenchmarkStartup(b *testing.B) {
 
 // startPods creates n pods at once and returns, per pod, the seconds from its
 // create call to Running and to Ready.
-func startPods(b *testing.B, c kubernetes.Interface, ns, image, prefix string, n int) (running, ready []float64) {
+func startPods(b testing.TB, c kubernetes.Interface, ns, image, prefix string, n int) (running, ready []float64) {
 	ctx := context.Background()
 	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -208,7 +208,7 @@ func startPods(b *testing.B, c kubernetes.Interface, ns, image, prefix string, n
 
 // deletePods deletes every pod of namespace ns and waits until they and their
 // Fargate nodes are gone.
-func deletePods(b *testing.B, c kubernetes.Interface, ns string) {
+func deletePods(b testing.TB, c kubernetes.Interface, ns string) {
 	ctx := context.Background()
 	if err := c.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.Fatal(err)
