@@ -61,7 +61,7 @@ const DefaultDataDir = "/var/lib/fargo"
 // AddFlags registers every option on fs, with its default and meaning.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", DefaultDataDir, "directory for all state: etcd data, certificates, credentials, logs; the admin kubeconfig is written to DIR/kubeconfig.yaml")
-	fs.StringVar(&o.ConfigFile, "config", "", "eksctl-style ClusterConfig file (apiVersion eksctl.io/v1alpha5): name, region, VPC subnets, service CIDR, node groups, Fargate profiles; default: a cluster named fargo in region local-1 with a 192.168.0.0/16 VPC")
+	fs.StringVar(&o.ConfigFile, "config", "", "eksctl-style ClusterConfig file (apiVersion eksctl.io/v1alpha5): name, region, VPC subnets, service CIDR, node groups, Fargate profiles; default: a cluster named fargo in region local-1 with a 192.168.0.0/16 VPC and a node group of two m5.large nodes (see --without-nodegroup)")
 	fs.StringVar(&o.BindAddress, "bind-address", "0.0.0.0", "address kube-apiserver and the EKS API listen on; 0.0.0.0 (all interfaces, as upstream) lets pods reach the apiserver through the kubernetes service; 127.0.0.1 keeps both off the network but pods then cannot reach them")
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address published as the kubernetes service endpoint; default: the bind address if routable, else the host's first global IPv4 address")
 	fs.IntVar(&o.APIPort, "api-port", 6443, "kube-apiserver HTTPS port")
