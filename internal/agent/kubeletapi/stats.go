@@ -38,11 +38,15 @@ type sample struct {
 	cpu time.Duration
 }
 
-// rates remembers the last sample of each sandbox.
+// rates remembers the last sample of each sandbox and container; samples not
+// renewed for sampleTTL (their sandbox is gone) are dropped.
 type rates struct {
-	mu   sync.Mutex
-	last map[string]sample
+	mu     sync.Mutex
+	last   map[string]sample
+	pruned time.Time
 }
+
+const sampleTTL = 10 * time.Minute
 
 // nanoCores is the CPU use since the previous call for key, in billionths of a
 // core (nil on the first call).
@@ -51,6 +55,14 @@ func (r *rates) nanoCores(key string, now time.Time, cpu time.Duration) *uint64 
 	defer r.mu.Unlock()
 	if r.last == nil {
 		r.last = map[string]sample{}
+	}
+	if now.Sub(r.pruned) > sampleTTL {
+		for k, s := range r.last {
+			if now.Sub(s.at) > sampleTTL {
+				delete(r.last, k)
+			}
+		}
+		r.pruned = now
 	}
 	prev, ok := r.last[key]
 	r.last[key] = sample{now, cpu}
@@ -93,15 +105,16 @@ func (s *Server) summary(ctx context.Context, ip net.IP) (*statsapi.Summary, err
 	mem := func(usage, ws uint64) *statsapi.MemoryStats {
 		return &statsapi.MemoryStats{Time: now, UsageBytes: &usage, WorkingSetBytes: &ws}
 	}
+	// The node is its pod's sandbox: one set of figures for both.
+	sandboxCPU, sandboxMem := cpu(sandbox, st.CPU), mem(st.MemoryBytes, st.WorkingSetBytes)
 	podStats := statsapi.PodStats{PodRef: statsapi.PodReference{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID}, StartTime: started,
-		CPU: cpu(sandbox+"/pod", st.CPU), Memory: mem(st.MemoryBytes, st.WorkingSetBytes)}
+		CPU: sandboxCPU, Memory: sandboxMem}
 	for _, c := range st.Containers {
 		podStats.Containers = append(podStats.Containers, statsapi.ContainerStats{Name: c.Name, StartTime: started,
 			CPU: cpu(sandbox+"/"+c.Name, c.CPU), Memory: mem(c.MemoryBytes, c.WorkingSetBytes)})
 	}
 	return &statsapi.Summary{
-		Node: statsapi.NodeStats{NodeName: n.Node, StartTime: started, CPU: cpu(sandbox+"/node", st.CPU),
-			Memory: mem(st.MemoryBytes, st.WorkingSetBytes)},
+		Node: statsapi.NodeStats{NodeName: n.Node, StartTime: started, CPU: sandboxCPU, Memory: sandboxMem},
 		Pods: []statsapi.PodStats{podStats},
 	}, nil
 }

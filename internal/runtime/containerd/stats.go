@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
@@ -29,12 +31,13 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		return runtime.Stats{}, fmt.Errorf("reading usage of sandbox %s: %w", id, err)
 	}
 	st := runtime.Stats{CPU: u.CPU, MemoryBytes: u.MemoryBytes, MemoryMaxBytes: peak, WorkingSetBytes: u.WorkingSetBytes}
-	list, err := r.containersOf(r.ctx(ctx), id)
+	ctx = r.ctx(ctx)
+	list, err := r.containersOf(ctx, id)
 	if err != nil {
 		return st, err
 	}
 	for _, c := range list {
-		labels, err := c.Labels(r.ctx(ctx))
+		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata) // the listing's copy, as status reads it
 		if err != nil {
 			continue
 		}
@@ -42,7 +45,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		if err != nil {
 			continue // not running: its cgroup went with its task
 		}
-		cu.Name = labels[labelContainer]
+		cu.Name = info.Labels[labelContainer]
 		st.Containers = append(st.Containers, cu)
 	}
 	sort.Slice(st.Containers, func(i, j int) bool { return st.Containers[i].Name < st.Containers[j].Name })
