@@ -45,7 +45,9 @@ type Daemon struct {
 	cmd      *exec.Cmd
 	exited   chan error // of cmd
 	stopping bool
-	done     chan struct{} // closed when supervision has ended
+	// adoptedPid is the process of a containerd adopted at start, 0 if none.
+	adoptedPid int
+	done       chan struct{} // closed when supervision has ended
 	// Restarts counts the times containerd was started again after dying.
 	Restarts atomic.Int32
 	warnTo   func(error)
@@ -82,10 +84,12 @@ func StartDaemonWith(ctx context.Context, dir, logFile string, conf func(dir str
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if !d.answers(ctx) {
-		if err := d.launch(ctx); err != nil {
-			return nil, err
-		}
+	if d.answers(ctx) {
+		// Adopted: learn its process now, while it answers, so that a death
+		// right after this returns is seen as one (not as 30 s of silence).
+		d.adoptedPid = peerPid(d.Socket)
+	} else if err := d.launch(ctx); err != nil {
+		return nil, err
 	}
 	go d.supervise()
 	return d, nil
@@ -196,7 +200,13 @@ func (d *Daemon) supervise() {
 // Its process is the peer of its socket (it is not our child); a busy containerd
 // can be slow to answer, so the socket's answers alone would give false deaths.
 func (d *Daemon) waitSilent() error {
-	pid := peerPid(d.Socket)
+	d.mu.Lock()
+	pid := d.adoptedPid
+	d.adoptedPid = 0
+	d.mu.Unlock()
+	if pid == 0 {
+		pid = peerPid(d.Socket)
+	}
 	misses := 0
 	for {
 		time.Sleep(time.Second)
