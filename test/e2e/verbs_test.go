@@ -23,7 +23,8 @@ import (
 )
 
 // The same kubectl verbs on a Fargate pod and on a pod of the default node
-// group (no --config: eksctl's two m5.large nodes): logs, exec -it through a
+// group (no --config: eksctl's two m5.large nodes): logs (--timestamps,
+// --since), exec -it through a
 // pty, cp both ways, attach (output) and port-forward to a server that listens
 // on the pod's loopback only.
 func TestKubectlVerbsOnBothKinds(t *testing.T) {
@@ -72,10 +73,23 @@ func TestKubectlVerbsOnBothKinds(t *testing.T) {
 }
 
 func checkVerbs(t *testing.T, s *harness.Server, ns string) {
-	harness.Eventually(t, 30*time.Second, "ticks in the log", func() bool {
-		out, _ := s.TryKubectl("logs", "-n", ns, "verbs", "--tail=2")
-		return strings.Contains(out, "tick ")
+	harness.Eventually(t, 30*time.Second, "8 ticks in the log", func() bool {
+		out, _ := s.TryKubectl("logs", "-n", ns, "verbs")
+		return strings.Count(out, "tick ") >= 8
 	})
+	// logs --timestamps: each line stamped when it was written; --since keeps
+	// only the recent ones.
+	for _, line := range strings.Split(strings.TrimSpace(s.Kubectl("logs", "-n", ns, "verbs", "--timestamps", "--tail=3")), "\n") {
+		stamp, text, _ := strings.Cut(line, " ")
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil || time.Since(at) > time.Minute || time.Since(at) < -time.Second || !strings.HasPrefix(text, "tick ") {
+			t.Errorf("kubectl logs --timestamps line %q: want a recent RFC 3339 time, then a tick", line)
+		}
+	}
+	all := strings.Count(s.Kubectl("logs", "-n", ns, "verbs"), "tick ")
+	if recent := strings.Count(s.Kubectl("logs", "-n", ns, "verbs", "--since=3s"), "tick "); recent < 1 || recent > 5 || recent >= all {
+		t.Errorf("kubectl logs --since=3s: %d ticks of %d, want the last 2 to 4", recent, all)
+	}
 	// exec -it: kubectl sees a terminal (script(1) gives it a pty), so the
 	// shell in the container has one too.
 	kubectl := harness.Bin(t, "kubectl")

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"time"
 
+	"k8s.io/cri-client/pkg/logs"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -49,33 +48,20 @@ func (a attacher) AttachContainer(ctx context.Context, _, _, container string, i
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("attaching to container %s: %w", container, err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		return err
-	}
-	if out == nil {
-		out = errOut
-	}
-	if out == nil {
+	if out == nil && errOut == nil {
 		<-ctx.Done()
 		return nil
 	}
-	for {
-		if _, err := io.Copy(out, f); err != nil {
-			return nil // the client went
-		}
-		if a.s.attempt(ctx, a.sandbox, container) != attempt {
-			_, _ = io.Copy(out, f)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
+	// From the end of the log on (no lines before now), until it exits.
+	none := int64(0)
+	running := func(ctx context.Context) bool { return a.s.attempt(ctx, a.sandbox, container) == attempt }
+	return readLogs(ctx, path, &logs.LogOptions{TailLines: &none, Follow: true}, running, orDiscard(out), orDiscard(errOut))
+}
+
+// orDiscard is w, or io.Discard for a stream the client did not ask for.
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
 	}
+	return w
 }

@@ -4,93 +4,130 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	internalapi "k8s.io/cri-api/pkg/apis"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-client/pkg/logs"
+	corev1conv "k8s.io/kubernetes/pkg/apis/core/v1"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
-// containerLogs serves a container's output as kubelet does: previous (the
-// attempt before), tailLines, limitBytes, and follow (until the container exits
-// or the client goes). The runtime keeps stdout and stderr together, without
-// timestamps, so timestamps=true and sinceSeconds change nothing.
+// containerLogs serves a container's output as kubelet does, with kubelet's own
+// reader of CRI-format logs (the runtime writes them): previous, tailLines,
+// limitBytes, sinceSeconds, sinceTime, timestamps and follow (until the
+// container exits or the client goes).
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	ns, pod, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
-	q := r.URL.Query()
-	tail, hasTail, err := intParam(r, "tailLines")
+	opts, err := podLogOptions(r)
 	if err == nil {
-		var limit int64
-		var hasLimit bool
-		if limit, hasLimit, err = intParam(r, "limitBytes"); err == nil {
-			err = s.writeLogs(r.Context(), w, nodeOf(r), ns, pod, container, logOptions{
-				previous: q.Get("previous") == "true", follow: q.Get("follow") == "true",
-				tail: tail, hasTail: hasTail, limit: limit, hasLimit: hasLimit,
-			})
-		}
+		err = s.writeLogs(r.Context(), w, r, ns, pod, container, opts)
 	}
 	if err != nil {
 		httpError(w, err)
 	}
 }
 
-type logOptions struct {
-	previous, follow bool
-	tail, limit      int64
-	hasTail          bool
-	hasLimit         bool
+// podLogOptions decodes the query as kubelet does (v1 PodLogOptions, with the
+// API's generated conversion; "tail" kept for old clients).
+func podLogOptions(r *http.Request) (*corev1.PodLogOptions, error) {
+	q := r.URL.Query()
+	if tail := q.Get("tail"); tail != "" {
+		q.Set("tailLines", tail)
+		if tail == "all" {
+			q.Del("tailLines")
+		}
+	}
+	opts := &corev1.PodLogOptions{}
+	if err := corev1conv.Convert_url_Values_To_v1_PodLogOptions(&q, opts, nil); err != nil {
+		return nil, badRequest{fmt.Errorf("decoding log options: %w", err)}
+	}
+	// As kubelet validates: tailLines may be 0, the others must be positive.
+	for name, v := range map[string]*int64{"tailLines": opts.TailLines, "limitBytes": opts.LimitBytes, "sinceSeconds": opts.SinceSeconds} {
+		least := int64(1)
+		if name == "tailLines" {
+			least = 0
+		}
+		if v != nil && *v < least {
+			return nil, badRequest{fmt.Errorf("query parameter %s=%d: want an integer of at least %d", name, *v, least)}
+		}
+	}
+	if opts.SinceSeconds != nil && opts.SinceTime != nil {
+		return nil, badRequest{fmt.Errorf("sinceSeconds and sinceTime: at most one may be set")}
+	}
+	return opts, nil
 }
 
-func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, node net.IP, ns, pod, container string, o logOptions) error {
-	sandbox, err := s.pods(ctx, node, ns, pod)
+func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, r *http.Request, ns, pod, container string, opts *corev1.PodLogOptions) error {
+	sandbox, err := s.pods(ctx, nodeOf(r), ns, pod)
 	if err != nil {
 		return err
 	}
 	attempt := s.attempt(ctx, sandbox, container) // follow stops when it is no longer running
-	path, err := s.runtime.ContainerLog(ctx, sandbox, container, o.previous)
+	path, err := s.runtime.ContainerLog(ctx, sandbox, container, opts.Previous)
 	if err != nil {
 		return fmt.Errorf("logs of container %s in pod %s/%s: %w", container, ns, pod, err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("logs of container %s in pod %s/%s: %w", container, ns, pod, err)
-	}
-	defer f.Close()
-	start, err := tailOffset(f, o)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Seek(start, io.SeekStart); err != nil {
-		return err
+	running := func(ctx context.Context) bool {
+		return !opts.Previous && attempt >= 0 && s.attempt(ctx, sandbox, container) == attempt
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	var out io.Writer = w
-	if o.hasLimit {
-		out = &limitWriter{w: w, left: o.limit}
+	if opts.Follow {
+		out = flushWriter{w}
 	}
-	if _, err := io.Copy(out, f); err != nil || !o.follow || o.previous {
-		return nil
+	return readLogs(ctx, path, readOptions(opts, time.Now()), running, out, out)
+}
+
+// readOptions converts the API's options as kubelet does.
+func readOptions(o *corev1.PodLogOptions, now time.Time) *logs.LogOptions {
+	opts := &logs.LogOptions{TailLines: o.TailLines, LimitBytes: o.LimitBytes, Follow: o.Follow, Timestamp: o.Timestamps}
+	if o.SinceSeconds != nil {
+		opts.Since = now.Add(-time.Duration(*o.SinceSeconds) * time.Second)
 	}
-	// Follow: copy what is appended until the container is no longer running.
-	flusher, _ := w.(http.Flusher)
-	for {
-		if flusher != nil {
-			flusher.Flush()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
-		if _, err := io.Copy(out, f); err != nil {
-			return nil
-		}
-		if s.attempt(ctx, sandbox, container) != attempt {
-			_, _ = io.Copy(out, f)
-			return nil
-		}
+	if o.SinceTime != nil && o.SinceTime.After(opts.Since) {
+		opts.Since = o.SinceTime.Time
 	}
+	return opts
+}
+
+// readLogs copies a CRI-format log to stdout and stderr with kubelet's reader;
+// running tells a follow whether to wait for more.
+func readLogs(ctx context.Context, path string, opts *logs.LogOptions, running func(context.Context) bool, stdout, stderr io.Writer) error {
+	if err := logs.ReadLogs(ctx, path, "container", opts, runningCheck{running: running}, stdout, stderr); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("reading log %s: %w", path, err)
+	}
+	return nil
+}
+
+// runningCheck answers kubelet's log reader, which asks the CRI runtime
+// whether a followed container still runs. ReadLogs calls nothing else: the
+// embedded interface is left nil.
+type runningCheck struct {
+	internalapi.RuntimeService
+	running func(context.Context) bool
+}
+
+func (c runningCheck) ContainerStatus(ctx context.Context, _ string, _ bool) (*runtimeapi.ContainerStatusResponse, error) {
+	state := runtimeapi.ContainerState_CONTAINER_EXITED
+	if c.running(ctx) {
+		state = runtimeapi.ContainerState_CONTAINER_RUNNING
+	}
+	return &runtimeapi.ContainerStatusResponse{Status: &runtimeapi.ContainerStatus{State: state}}, nil
+}
+
+// flushWriter sends each write at once, so a follow streams.
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
 }
 
 // attempt is the run of the container that is running now; -1 when none is.
@@ -105,56 +142,4 @@ func (s *Server) attempt(ctx context.Context, sandbox, container string) int {
 		}
 	}
 	return -1
-}
-
-// tailOffset is where the last o.tail lines of f start (0 without tailLines),
-// found reading backwards from the end in chunks.
-func tailOffset(f *os.File, o logOptions) (int64, error) {
-	if !o.hasTail {
-		return 0, nil
-	}
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil || o.tail == 0 {
-		return end, err
-	}
-	buf := make([]byte, 32<<10)
-	newlines := int64(0)
-	for pos := end; pos > 0; {
-		n := min(int64(len(buf)), pos)
-		pos -= n
-		if _, err := f.ReadAt(buf[:n], pos); err != nil {
-			return 0, err
-		}
-		for i := n - 1; i >= 0; i-- {
-			if buf[i] != '\n' || pos+i == end-1 { // the last line's own newline does not count
-				continue
-			}
-			if newlines++; newlines == o.tail {
-				return pos + i + 1, nil
-			}
-		}
-	}
-	return 0, nil
-}
-
-// limitWriter stops writing after left bytes.
-type limitWriter struct {
-	w    io.Writer
-	left int64
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, io.EOF
-	}
-	n := len(p)
-	if int64(n) > l.left {
-		p = p[:l.left]
-	}
-	m, err := l.w.Write(p)
-	l.left -= int64(m)
-	if err == nil && m < n {
-		err = io.EOF
-	}
-	return m, err
 }

@@ -301,15 +301,3 @@ func httpError(w http.ResponseWriter, err error) {
 }
 
 type badRequest struct{ error }
-
-func intParam(r *http.Request, name string) (int64, bool, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, false, badRequest{fmt.Errorf("query parameter %s=%q: want a non-negative integer", name, v)}
-	}
-	return n, true, nil
-}

@@ -13,10 +13,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,51 +97,6 @@ func TestServerTLS(t *testing.T) {
 	if c, err := Dial(ctx, addr, net.ParseIP("10.0.0.1")); err == nil {
 		c.Close()
 		t.Error("a connection for an address that is not this host's node was accepted")
-	}
-}
-
-func TestTailOffset(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	_, _ = f.WriteString("one\ntwo\nthree\n")
-	for tail, want := range map[int64]string{1: "three\n", 2: "two\nthree\n", 5: "one\ntwo\nthree\n", 0: ""} {
-		_, _ = f.Seek(0, io.SeekStart)
-		off, err := tailOffset(f, logOptions{tail: tail, hasTail: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = f.Seek(off, io.SeekStart)
-		got, _ := io.ReadAll(f)
-		if string(got) != want {
-			t.Errorf("tailLines=%d: %q, want %q", tail, got, want)
-		}
-	}
-}
-
-func TestTailOffsetAcrossChunks(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var all []string
-	for i := 0; i < 100; i++ {
-		line := strings.Repeat(strconv.Itoa(i%10), 999)
-		all = append(all, line)
-		_, _ = f.WriteString(line + "\n")
-	}
-	_, _ = f.WriteString("partial") // no newline yet
-	off, err := tailOffset(f, logOptions{tail: 3, hasTail: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 4000)
-	n, _ := f.ReadAt(got, off)
-	if want := all[98] + "\n" + all[99] + "\npartial"; string(got[:n]) != want {
-		t.Errorf("last 3 lines across 32 KiB chunks: got %d bytes, want %d", n, len(want))
 	}
 }
 

@@ -42,6 +42,9 @@ type Fixture struct {
 	Echo     func(s string) []string
 	ReadFile func(path string) []string
 	Listen   func(port int) []string
+	// Ticks prints "tick <n>" on stdout and "tock <n>" on stderr, n = 0, 1, …,
+	// every 100 ms, and keeps running.
+	Ticks []string
 	// ListenLocal serves HTTP on 127.0.0.1:port only and keeps running.
 	ListenLocal func(port int) []string
 	// Limits reads the sandbox's CPU quota (millicores) and memory limit (MiB)
@@ -71,6 +74,7 @@ func Run(t *testing.T, f Fixture) {
 		{"Stats", stats},
 		{"Adoption", adoption},
 		{"Logs", logs},
+		{"LogsAcrossRestart", logsAcrossRestart},
 		{"Mounts", mountsAndFiles},
 		{"Network", network},
 		{"PortForward", portForward},

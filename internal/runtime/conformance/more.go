@@ -58,29 +58,6 @@ func adoption(t *testing.T, f Fixture) {
 	}
 }
 
-func logs(t *testing.T, f Fixture) {
-	ctx, rt, sb := setup(t, f, 10)
-	for attempt, word := range []string{"first-run", "second-run"} {
-		if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "say", Image: f.Image, Command: f.Echo(word), Attempt: attempt}); err != nil {
-			t.Fatal(err)
-		}
-		waitExited(t, ctx, rt, sb.ID, "say")
-	}
-	for _, tc := range []struct {
-		previous bool
-		want     string
-	}{{false, "second-run"}, {true, "first-run"}} {
-		path, err := rt.ContainerLog(ctx, sb.ID, "say", tc.previous)
-		if err != nil {
-			t.Fatalf("ContainerLog(previous=%v): %v", tc.previous, err)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil || !strings.Contains(string(data), tc.want) {
-			t.Errorf("log (previous=%v) = %q, %v; want %q", tc.previous, data, err, tc.want)
-		}
-	}
-}
-
 // mountsAndFiles: a host path mounted read-only is visible, and the sandbox's
 // hosts, hostname and resolv.conf are what it was given, unless a container
 // mounts its own.

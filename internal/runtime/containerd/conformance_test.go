@@ -66,6 +66,7 @@ func TestConformance(t *testing.T) {
 		Cat:         []string{"cat"},
 		Echo:        func(s string) []string { return []string{"echo", s} },
 		ReadFile:    func(path string) []string { return []string{"cat", path} },
+		Ticks:       []string{"sh", "-c", "i=0; while true; do echo tick $i; echo tock $i >&2; i=$((i+1)); sleep 0.1; done"},
 		Listen:      func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
 		ListenLocal: func(port int) []string { return []string{"httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port)} },
 		Limits: func(t *testing.T, id string) (int64, int64) {

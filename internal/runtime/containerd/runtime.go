@@ -48,6 +48,7 @@ type Runtime struct {
 	InsecureRegistries []string
 
 	dir    string
+	socket string
 	host   string // names the host's cgroup under /fargo
 	client *containerd.Client
 	daemon *Daemon // the containerd Start started, stopped by Close
@@ -81,7 +82,12 @@ func New(socket, dir, host string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", socket, err)
 	}
-	return &Runtime{dir: dir, host: host, client: c}, nil
+	r := &Runtime{dir: dir, socket: socket, host: host, client: c}
+	if err := r.attachLogs(context.Background()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *Runtime) ctx(ctx context.Context) context.Context {
@@ -235,13 +241,15 @@ func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtim
 	task, err := ctr.Task(ctx, nil)
 	switch {
 	case errdefs.IsNotFound(err):
-		logDir := filepath.Join(r.dir, "logs", sandboxID)
-		if err := os.MkdirAll(logDir, 0o700); err != nil {
-			return runtime.ContainerStatus{}, err
+		logs, err := r.newLogIO(sandboxID, c.Name, c.Attempt)
+		if err != nil {
+			return runtime.ContainerStatus{}, fmt.Errorf("creating container %s: %w", c.Name, err)
 		}
-		if task, err = ctr.NewTask(ctx, cio.LogFile(r.logPath(sandboxID, c.Name, c.Attempt))); err != nil {
+		if task, err = ctr.NewTask(ctx, r.creator(sandboxID, logs)); err != nil {
+			logs.log.close()
 			return runtime.ContainerStatus{}, fmt.Errorf("creating task of container %s: %w", c.Name, err)
 		}
+		r.follow(id, logs)
 		if err := r.startTask(ctx, ctr, task); err != nil {
 			_, _ = task.Delete(ctx, containerd.WithProcessKill)
 			return runtime.ContainerStatus{}, fmt.Errorf("starting container %s: %w", c.Name, err)
@@ -441,6 +449,7 @@ func stopTask(ctx context.Context, c containerd.Container, grace time.Duration) 
 
 // deleteContainer stops, then deletes a container, its task and snapshot.
 func (r *Runtime) deleteContainer(ctx context.Context, c containerd.Container, grace time.Duration) error {
+	labels, _ := c.Labels(ctx)
 	if err := stopTask(ctx, c, grace); err != nil {
 		return fmt.Errorf("stopping container %s: %w", c.ID(), err)
 	}
@@ -451,6 +460,9 @@ func (r *Runtime) deleteContainer(ctx context.Context, c containerd.Container, g
 	}
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("deleting container %s: %w", c.ID(), err)
+	}
+	if sandbox := labels[labelSandbox]; sandbox != "" {
+		r.removeFifos(sandbox, c.ID())
 	}
 	return nil
 }
@@ -674,6 +686,7 @@ func (r *Runtime) logPath(sandboxID, name string, attempt int) string {
 // Close implements runtime.Runtime: it also stops the containerd Start started;
 // the shims, and so the containers, keep running.
 func (r *Runtime) Close() error {
+	r.detachLogs()
 	err := r.client.Close()
 	if r.daemon != nil {
 		err = errors.Join(err, r.daemon.Stop())

@@ -103,7 +103,7 @@ func (r *Runtime) removeSandboxParts(id string) error {
 	if err := removeCgroupTree(filepath.Join("/sys/fs/cgroup/unified", r.cgroupPath(id))); err != nil {
 		errs = append(errs, err)
 	}
-	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.filesDir(id)} { // names come back with their IPs
+	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.fifoDir(id), r.filesDir(id)} { // names come back with their IPs
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}

@@ -19,13 +19,14 @@ func TestConformance(t *testing.T) {
 		Cat:   []string{"cat"},
 		IP:    net.ParseIP("192.168.100.4"),
 		Unsupported: map[string]string{
-			"Adoption":        "sandboxes live in the process's memory",
-			"Logs":            "no process writes output",
-			"Mounts":          "no process reads files",
-			"Network":         "no network namespace",
-			"PortForward":     "no process listens",
-			"Limits":          "no cgroup",
-			"StartAfterCrash": "starts are in memory; a crash leaves nothing half-made",
+			"Adoption":          "sandboxes live in the process's memory",
+			"Logs":              "no process writes output",
+			"LogsAcrossRestart": "no process writes output",
+			"Mounts":            "no process reads files",
+			"Network":           "no network namespace",
+			"PortForward":       "no process listens",
+			"Limits":            "no cgroup",
+			"StartAfterCrash":   "starts are in memory; a crash leaves nothing half-made",
 		},
 	})
 }
