@@ -38,9 +38,14 @@ bin/etcd: go.mod go.sum test/tools/etcd/main.go
 bin/testserver: go.mod go.sum $(wildcard test/testserver/*.go)
 	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o bin/testserver ./test/testserver
 
+# Upstream metrics-server, static, for the e2e tests' kubectl top: a module of its
+# own (test/tools/metrics-server), its Kubernetes libraries being older than ours.
+bin/metrics-server: test/tools/metrics-server/go.mod test/tools/metrics-server/go.sum
+	cd test/tools/metrics-server && CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(CURDIR)/bin/metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server
+
 # Images for tests and demos, without Docker or the internet: tarballs in
 # bin/images. `bin/images-tool --serve 127.0.0.1:5000` also serves them.
-images: deps bin/testserver
+images: deps bin/testserver bin/metrics-server
 	$(GO) build -o bin/images-tool ./test/tools/images
 	bin/images-tool --out bin/images
 
@@ -77,7 +82,7 @@ test-integration: build bin/etcd
 
 # e2e: as root, against a real server with containerd and networks; and each
 # runtime backend's conformance suite that needs root (build tag root).
-test-e2e: build bin/testserver
+test-e2e: build bin/testserver bin/metrics-server
 	$(GO) test $(TEST_FLAGS) -tags root -timeout 10m ./internal/runtime/... ./internal/network/...
 	$(GO) test $(TEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 

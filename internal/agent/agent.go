@@ -185,6 +185,17 @@ func (a *Agent) serveKubeletAPI(ctx context.Context, rc *rest.Config) (string, e
 	if err != nil {
 		return "", err
 	}
+	if a.cfg.Runtime.Capabilities().HostNetwork {
+		cs, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return "", fmt.Errorf("kubelet API: %w", err)
+		}
+		access, err := kubeletapi.NewAccess(cs, a.cfg.CA, func(ip net.IP) string { return names.NodeName(ip, a.cfg.Region) })
+		if err != nil {
+			return "", err
+		}
+		a.Fargate.Endpoints = api.ServeEndpoints(ctx, access, a.cfg.CA)
+	}
 	addr := a.cfg.KubeletAPIAddress
 	if addr == "" {
 		addr = "127.0.0.1:0"

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ import (
 // group (no --config: eksctl's two m5.large nodes): logs (--timestamps,
 // --since), exec -it through a
 // pty, cp both ways, attach (output) and port-forward to a server that listens
-// on the pod's loopback only.
+// on the pod's loopback only, and top through metrics-server.
 func TestKubectlVerbsOnBothKinds(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Busybox()
@@ -67,8 +68,42 @@ func TestKubectlVerbsOnBothKinds(t *testing.T) {
 	if node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "ec2", "verbs"); !strings.HasPrefix(node, "ip-") {
 		t.Errorf("ec2/verbs is on %s, want a node of %s", node, group)
 	}
+	// metrics-server, as its project deploys it, on the node group: kubectl top
+	// reads what it scrapes from every node's kubelet API at the node's address.
+	ms, err := images.MetricsServer(filepath.Join(harness.Root(), "bin", "metrics-server"))
+	msRef := images.Serve(t, "metrics-server", ms, err)
+	manifest, err := os.ReadFile("testdata/metrics-server.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CreateManifest(strings.ReplaceAll(string(manifest), "IMAGE", msRef))
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := s.TryKubectl("logs", "-n", "kube-system", "deploy/metrics-server", "--tail=40")
+			t.Logf("metrics-server's log:\n%s", out)
+		}
+	})
 	for _, ns := range []string{"fg", "ec2"} {
 		t.Run(ns, func(t *testing.T) { checkVerbs(t, s, ns) })
+	}
+}
+
+// checkTop waits for kubectl top's figures of the pod and of its node.
+func checkTop(t *testing.T, s *harness.Server, ns, node string) {
+	for _, args := range [][]string{{"pod", "-n", ns, "verbs"}, {"node", node}} {
+		var out string
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+			var err error
+			out, err = s.TryKubectl(append(append([]string{"top"}, args...), "--no-headers")...)
+			// NAME CPU(cores) [CPU(%)] MEMORY(bytes) [MEMORY(%)]
+			if f := strings.Fields(out); err == nil && len(f) >= 3 && f[0] == args[len(args)-1] && strings.HasSuffix(f[1], "m") && slices.ContainsFunc(f[2:], func(v string) bool { return strings.HasSuffix(v, "Mi") }) {
+				out = ""
+				break
+			}
+		}
+		if out != "" {
+			t.Errorf("kubectl top %s: %q after 2 min, want CPU and memory figures", strings.Join(args, " "), out)
+		}
 	}
 }
 
@@ -150,6 +185,7 @@ func checkVerbs(t *testing.T, s *harness.Server, ns string) {
 		!strings.Contains(raw, `container_cpu_usage_seconds_total{container="main",namespace="`+ns+`",pod="verbs"}`) {
 		t.Errorf("metrics/resource of %s: %v\n%.800s", node, err, raw)
 	}
+	checkTop(t, s, ns, node)
 	// port-forward to the loopback-only server.
 	port := harness.FreePort(t)
 	pf := exec.Command(kubectl, "--kubeconfig", s.Kubeconfig(), "port-forward", "-n", ns, "pod/verbs", fmt.Sprintf("%d:8080", port))

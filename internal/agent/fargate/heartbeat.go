@@ -85,6 +85,9 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		if gone(id) {
+			if r.Endpoints != nil {
+				r.Endpoints.Close(id)
+			}
 			if err := r.Runtime.RemoveSandbox(ctx, id); err != nil {
 				errs = append(errs, fmt.Errorf("removing leftover sandbox %s: %w", id, err))
 			}

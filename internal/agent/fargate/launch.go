@@ -6,6 +6,7 @@ import (
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker"
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -44,6 +45,13 @@ func (r *Reconciler) launchSandbox(ctx context.Context, sb *v1alpha1.Sandbox, po
 		MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB, Files: files}
 	if err := r.Runtime.CreateSandbox(ctx, spec); err != nil {
 		return fmt.Errorf("starting sandbox %s: %w", sb.Name, err)
+	}
+	// Before the containers start, as a kubelet is up before its pods. Without
+	// it the pod runs; only clients inside the VPC (metrics-server) miss the node.
+	if r.Endpoints != nil && netns != "" {
+		if err := r.Endpoints.Open(sb.Name, netns, ip); err != nil {
+			klog.Warningf("%v; metrics-server and other in-cluster clients cannot reach node %s", err, sb.Spec.NodeName)
+		}
 	}
 	return nil
 }

@@ -44,6 +44,13 @@ type Network interface {
 	Sandboxes() ([]string, error)
 }
 
+// NodeEndpoints serve the kubelet API at a sandbox's own address, inside its
+// network namespace (kubeletapi.Endpoints).
+type NodeEndpoints interface {
+	Open(id, netnsPath string, ip net.IP) error
+	Close(id string)
+}
+
 // Reconciler runs the Sandboxes of one host.
 type Reconciler struct {
 	Client   client.Client
@@ -51,7 +58,9 @@ type Reconciler struct {
 	Runtime  runtime.Runtime
 	Network  Network
 	Pods     *podworker.Worker
-	Clock    clock.WithTicker
+	// Endpoints, if set, serve each node's kubelet API at its own address.
+	Endpoints NodeEndpoints
+	Clock     clock.WithTicker
 	// Host names this host; Region and KubeletVersion go on its nodes.
 	Host, Region, KubeletVersion string
 	// Workers is how many sandboxes are worked on at once.

@@ -20,6 +20,9 @@ func (r *Reconciler) release(ctx context.Context, sb *v1alpha1.Sandbox) error {
 		return nil
 	}
 	r.Pods.StopProbes(types.UID(sb.Spec.Pod.UID))
+	if r.Endpoints != nil {
+		r.Endpoints.Close(sb.Name)
+	}
 	if err := r.Runtime.RemoveSandbox(ctx, sb.Name); err != nil {
 		return fmt.Errorf("tearing down sandbox %s: %w", sb.Name, err)
 	}

@@ -1,6 +1,6 @@
 // Package kubeletapi is the part of kubelet's HTTP API the apiserver uses for
 // `kubectl logs`, `exec`, `cp`, `attach` (output only) and `port-forward`, and
-// that metrics-server scrapes, served by a host agent for the Fargate nodes on
+// that metrics-server scrapes for `kubectl top`, served by a host agent for the Fargate nodes on
 // its host: /containerLogs/{namespace}/{pod}/{container}, /exec/…, /attach/…,
 // /portForward/{namespace}/{pod}, /stats/summary and /metrics/resource, with
 // kubelet's query parameters and streaming protocols (k8s.io/cri-streaming).
@@ -15,6 +15,16 @@
 // through the CSR API as kubelet's serverTLSBootstrap does. The client must
 // present a certificate of the cluster CA in group system:masters (the
 // apiserver's kubelet client).
+//
+// Pods reach a Fargate node's kubelet API at the node's own address, as on any
+// node: Endpoints listen on <pod IP>:10250 inside each sandbox's network
+// namespace, where requests are authenticated and authorized by the apiserver
+// (TokenReview, SubjectAccessReview) as kubelet's webhook modes do (Access), so
+// metrics-server scrapes Fargate nodes with its service account.
+//
+// Logs are CRI-format files, read with kubelet's own reader
+// (k8s.io/cri-client/pkg/logs), so every option of kubectl logs behaves as on
+// a node-group node.
 package kubeletapi
 
 import (
@@ -65,6 +75,7 @@ type Server struct {
 	certs   Issuer
 	tls     *tls.Config
 	http    *http.Server
+	mux     *http.ServeMux
 	conns   chan net.Conn
 	nodePod NodePod
 	rates   rates
@@ -115,6 +126,7 @@ func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, nodePod NodePod, c
 		mux.HandleFunc("GET "+p, s.portForward)
 		mux.HandleFunc("POST "+p, s.portForward)
 	}
+	s.mux = mux
 	s.http = &http.Server{Handler: logged(mux), ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: nil}
 	return s, nil

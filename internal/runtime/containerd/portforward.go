@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strconv"
 
-	"github.com/vishvananda/netns"
+	"github.com/fargo-dev/fargo/internal/network/netns"
 )
 
 // PortForward implements runtime.Runtime: the connection is made from inside
@@ -34,43 +33,12 @@ func (r *Runtime) PortForward(ctx context.Context, sandboxID string, port int32,
 	return nil
 }
 
-// dialIn dials addr from the network namespace at path. A socket belongs to
-// the namespace of the thread that creates it, so the dial runs on a locked
-// thread switched into it; the thread is switched back before it is released
-// (or, if that fails, never reused: it ends with the goroutine).
-func dialIn(ctx context.Context, path, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			ch <- result{err: fmt.Errorf("reading this thread's network namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("opening network namespace %s: %w", path, err)}
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("entering network namespace %s: %w", path, err)}
-			return
-		}
+// dialIn dials addr from the network namespace at path.
+func dialIn(ctx context.Context, path, addr string) (c net.Conn, err error) {
+	err = netns.Do(path, func() error {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+		c, err = d.DialContext(ctx, "tcp", addr)
+		return err
+	})
+	return c, err
 }

@@ -1,7 +1,7 @@
 // Command images builds the images fargo's tests and demos run, without Docker and
 // without the internet (`make images`): fargo/testserver (test/testserver),
-// fargo/busybox (Debian's busybox-static) and fargo/nginx (Debian's nginx
-// packages), written as tarballs to --out; with --serve it also runs an OCI
+// fargo/busybox (Debian's busybox-static), fargo/nginx (Debian's nginx
+// packages) and fargo/metrics-server (upstream, test/tools/metrics-server), written as tarballs to --out; with --serve it also runs an OCI
 // registry on that loopback address holding them, until interrupted.
 package main
 
@@ -26,16 +26,17 @@ import (
 func main() {
 	out := flag.String("out", "bin/images", "directory for the image tarballs")
 	testserver := flag.String("testserver", "bin/testserver", "the test server binary")
+	metricsServer := flag.String("metrics-server", "bin/metrics-server", "the metrics-server binary")
 	cache := flag.String("cache", "bin/image-cache", "where downloaded Debian packages are kept")
 	serve := flag.String("serve", "", "after building, serve a registry with the images on this loopback address (e.g. 127.0.0.1:5000)")
 	flag.Parse()
-	if err := run(*out, *testserver, *cache, *serve); err != nil {
+	if err := run(*out, *testserver, *metricsServer, *cache, *serve); err != nil {
 		fmt.Fprintln(os.Stderr, "images:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, testserver, cache, serve string) error {
+func run(out, testserver, metricsServer, cache, serve string) error {
 	builders := []struct {
 		name  string
 		build func() (v1.Image, error)
@@ -43,6 +44,7 @@ func run(out, testserver, cache, serve string) error {
 		{"testserver", func() (v1.Image, error) { return images.TestServer(testserver) }},
 		{"busybox", images.Busybox},
 		{"nginx", func() (v1.Image, error) { return images.Nginx(filepath.Join(cache, "nginx")) }},
+		{"metrics-server", func() (v1.Image, error) { return images.MetricsServer(metricsServer) }},
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -64,7 +66,7 @@ func run(out, testserver, cache, serve string) error {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
 		digest, _ := img.Digest()
-		fmt.Printf("%-10s %s  %s (%.1fs)\n", b.name, digest, path, time.Since(start).Seconds())
+		fmt.Printf("%-14s %s  %s (%.1fs)\n", b.name, digest, path, time.Since(start).Seconds())
 		built[ref] = img
 	}
 	if serve == "" {
