@@ -59,12 +59,10 @@ func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) 
 	})
 	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "env")
 	sandbox := strings.SplitN(strings.TrimPrefix(node, "fargate-"), ".", 2)[0]
-	logFile := filepath.Join(dataDir, "containerd", "logs", sandbox, "c_0.log")
 	want := "from-configmap from-secret env 200 from-configmap\nfrom-configmapfrom-secretenv\napps\n"
 	var got string
 	for deadline := time.Now().Add(30 * time.Second); got != want; time.Sleep(100 * time.Millisecond) {
-		data, _ := os.ReadFile(logFile)
-		got = string(data)
+		got = containerOutput(dataDir, sandbox, "c")
 		if time.Now().After(deadline) {
 			t.Fatalf("env pod printed %q, want %q", got, want)
 		}
@@ -106,6 +104,25 @@ func sandboxProcs() []string {
 
 // cleanupSandboxes kills whatever a failed test left in fargo's cgroups and the
 // containerd shims serving dataDir, and removes the cgroups and network namespaces.
+// containerOutput is what the first run of a Fargate container printed: its
+// CRI-format log file under the data dir, without each record's time, stream
+// and tag.
+func containerOutput(dataDir, sandbox, container string) string {
+	data, _ := os.ReadFile(filepath.Join(dataDir, "containerd", "logs", sandbox, container+"_0.log"))
+	var out strings.Builder
+	for _, rec := range strings.SplitAfter(string(data), "\n") {
+		f := strings.SplitN(strings.TrimSuffix(rec, "\n"), " ", 4)
+		if len(f) < 4 {
+			continue
+		}
+		out.WriteString(f[3])
+		if f[2] == "F" {
+			out.WriteString("\n")
+		}
+	}
+	return out.String()
+}
+
 func cleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
 	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
@@ -228,6 +245,14 @@ func TestContainerdPods(t *testing.T) {
 	if got := strings.Join(sandboxProcs(), " "); got != strings.Join(pids, " ") {
 		t.Errorf("sandbox processes after restart %q, before %q", got, strings.Join(pids, " "))
 	}
+	// Output after the restart still reaches the pod's log: the new agent reads
+	// the container's fifos again. nginx logs each request on stdout.
+	pod := strings.Fields(jsonpath(s2, "{.items[*].metadata.name}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate"))[0]
+	httpGet(t, "http://"+jsonpath(s2, "{.status.podIP}", "get", "pod", "-n", "apps", pod)+"/after-the-restart")
+	harness.Eventually(t, 10*time.Second, "the request after the restart in kubectl logs", func() bool {
+		out, _ := s2.TryKubectl("logs", "-n", "apps", pod, "--timestamps")
+		return strings.Contains(out, "GET /after-the-restart")
+	})
 
 	start := time.Now()
 	s2.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")

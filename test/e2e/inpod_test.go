@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -39,10 +38,7 @@ func checkInPod(t *testing.T, s *harness.Server, dataDir, testserver, busybox st
 	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "inpod")
 	ip := jsonpath(s, "{.status.podIP}", "get", "pod", "-n", "apps", "inpod")
 	sandbox := strings.SplitN(strings.TrimPrefix(node, "fargate-"), ".", 2)[0]
-	logs := func(c string) string {
-		data, _ := os.ReadFile(filepath.Join(dataDir, "containerd", "logs", sandbox, c+"_0.log"))
-		return string(data)
-	}
+	logs := func(c string) string { return containerOutput(dataDir, sandbox, c) }
 	if code := jsonpath(s, "{.status.containerStatuses[?(@.name==\"api\")].state.terminated.exitCode}", "get", "pod", "-n", "apps", "inpod"); code != "0" ||
 		!strings.Contains(logs("api"), "GET https://10.100.0.1:443/api/v1/namespaces/apps/pods: 200 OK:") || !strings.Contains(logs("api"), "inpod") {
 		t.Errorf("in-pod API call: exit code %s, printed %q; want 200 OK listing inpod", code, logs("api"))
