@@ -112,8 +112,9 @@ type Container struct {
 	NonRoot bool
 	// ReadOnlyRootfs mounts the image read-only.
 	ReadOnlyRootfs bool
-	TTY            bool
-	Stdin          bool
+	// TTY gives the process a terminal; Stdin keeps its input open for Attach,
+	// until the first attach ends with StdinOnce.
+	TTY, Stdin, StdinOnce bool
 	// Attempt counts restarts; a new attempt replaces the previous container.
 	Attempt int
 }
@@ -243,6 +244,11 @@ type Runtime interface {
 	// Exec runs cmd in a running container with s attached until it exits or ctx
 	// ends, and returns its exit code.
 	Exec(ctx context.Context, sandboxID, name string, cmd []string, s Streams) (int, error)
+	// Attach connects s to a running container until it exits or ctx ends:
+	// its output from now on, raw, to s.Stdout and s.Stderr (s.Stdout alone
+	// with a terminal); s.Stdin to its input, if it was started with Stdin;
+	// s.Resize to its terminal.
+	Attach(ctx context.Context, sandboxID, name string, s Streams) error
 	// ContainerLog is the file holding the output of the container's current
 	// run, or of the run before with previous.
 	ContainerLog(ctx context.Context, sandboxID, name string, previous bool) (string, error)

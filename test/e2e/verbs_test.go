@@ -25,7 +25,7 @@ import (
 
 // The same kubectl verbs on a Fargate pod and on a pod of the default node
 // group (no --config: eksctl's two m5.large nodes): logs (--timestamps,
-// --since), exec -it through a
+// --since), run -i (piped and --tty), exec -it through a
 // pty, cp both ways, attach (output) and port-forward to a server that listens
 // on the pod's loopback only, and top through metrics-server.
 func TestKubectlVerbsOnBothKinds(t *testing.T) {
@@ -132,6 +132,19 @@ func checkVerbs(t *testing.T, s *harness.Server, ns string) {
 	cmd.Stdin = strings.NewReader("tty; echo the-end\nexit\n")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "the-end") {
 		t.Errorf("kubectl exec -it: %v\n%s\nwant the shell's tty, a /dev/pts", err, out)
+	}
+	// run -i: a new pod whose stdin is the client's (stdinOnce), as plain
+	// pipes, then with a terminal (--tty, through a pty again).
+	in := "piped-through-attach\n"
+	image := jsonpath(s, "{.spec.containers[0].image}", "get", "pod", "-n", ns, "verbs")
+	if out, err := s.KubectlStdin(in, "run", "-n", ns, "cat", "--image", image,
+		"--restart=Never", "-i", "--rm", "--command", "--", "cat"); err != nil || !strings.Contains(out, "piped-through-attach") {
+		t.Errorf("kubectl run -i ... cat: %v\n%s\nwant the input echoed", err, out)
+	}
+	cmd = exec.Command("script", "-qec", kubectl+" --kubeconfig "+s.Kubeconfig()+" run -n "+ns+" tty --image "+image+" --restart=Never -i --tty --rm --command -- sh", "/dev/null")
+	cmd.Stdin = strings.NewReader("tty; echo run-tty-end\nexit\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "run-tty-end") {
+		t.Errorf("kubectl run -i --tty ... sh: %v\n%s\nwant the shell's tty, a /dev/pts", err, out)
 	}
 	// cp out of the pod and into it (tar through exec, as kubectl does).
 	local := filepath.Join(t.TempDir(), "index.html")

@@ -39,6 +39,20 @@ type executor struct {
 
 func (e executor) ExecInContainer(ctx context.Context, _ string, _ string, container string, cmd []string, in io.Reader, out, errOut io.WriteCloser,
 	tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration) error {
+	s := streams(ctx, in, out, errOut, tty, resize)
+	code, err := e.rt.Exec(ctx, e.sandbox, container, cmd, s)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
+	}
+	return nil
+}
+
+// streams are the runtime's view of a streaming request's: nil interfaces for
+// the streams the client did not open, terminal sizes converted.
+func streams(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) runtime.Streams {
 	s := runtime.Streams{TTY: tty}
 	if in != nil {
 		s.Stdin = in
@@ -63,12 +77,5 @@ func (e executor) ExecInContainer(ctx context.Context, _ string, _ string, conta
 		}()
 		s.Resize = sizes
 	}
-	code, err := e.rt.Exec(ctx, e.sandbox, container, cmd, s)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
-	}
-	return nil
+	return s
 }

@@ -267,7 +267,7 @@ func (a *Worker) exited(pod *corev1.Pod, c *corev1.Container, st *runtime.Contai
 // groups.
 func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime.Container {
 	out := runtime.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
-		TTY: c.TTY, Stdin: c.Stdin, Attempt: attempt}
+		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, Attempt: attempt}
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		out.User, out.Group = psc.RunAsUser, psc.RunAsGroup
 		if psc.FSGroup != nil {

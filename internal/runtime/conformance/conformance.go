@@ -71,6 +71,7 @@ func Run(t *testing.T, f Fixture) {
 		{"RestartAttempt", restartAttempt},
 		{"OOMKilled", oomKilled},
 		{"Exec", execInContainer},
+		{"Attach", attach},
 		{"Stats", stats},
 		{"Adoption", adoption},
 		{"Logs", logs},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,14 +68,19 @@ func (l *containerLog) close() {
 	_ = l.f.Close()
 }
 
-// logStream turns one stream's writes into records.
+// logStream turns one stream's writes into records, and passes them raw to
+// the clients attached meanwhile.
 type logStream struct {
 	log  *containerLog
 	name string
 	buf  []byte
+
+	mu   sync.Mutex
+	subs map[*io.Writer]struct{}
 }
 
 func (s *logStream) Write(p []byte) (int, error) {
+	s.forward(p)
 	s.buf = append(s.buf, p...)
 	for {
 		i := bytes.IndexByte(s.buf, '\n')
@@ -92,6 +98,37 @@ func (s *logStream) Write(p []byte) (int, error) {
 	}
 }
 
+// forward writes p to each attached client; one that fails is dropped. A slow
+// client slows the container's output, as on containerd's CRI.
+func (s *logStream) forward(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w := range s.subs {
+		if _, err := (*w).Write(p); err != nil {
+			delete(s.subs, w)
+		}
+	}
+}
+
+// subscribe passes the stream's output to w until the returned func is called.
+func (s *logStream) subscribe(w io.Writer) func() {
+	if w == nil {
+		return func() {}
+	}
+	key := &w
+	s.mu.Lock()
+	if s.subs == nil {
+		s.subs = map[*io.Writer]struct{}{}
+	}
+	s.subs[key] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.subs, key)
+		s.mu.Unlock()
+	}
+}
+
 // flush writes what is left of an unfinished line, as a partial record.
 func (s *logStream) flush() {
 	if len(s.buf) > 0 {
@@ -100,36 +137,55 @@ func (s *logStream) flush() {
 	}
 }
 
-// logIO is the output of one running task: the log it writes and the fifos.
+// logIO is the input and output of one running task: the log it writes, the
+// fifos, and its stdin, fed by Attach.
 type logIO struct {
 	log            *containerLog
 	stdout, stderr *logStream
 	io             cio.IO
+	stdio          stdio
+	exited         chan struct{} // closed once its output is drained
+
+	stdinMu sync.Mutex
+	stdin   *io.PipeWriter // nil: no stdin, or closed
+	stdinR  *io.PipeReader
 }
+
+// stdio is how a container's standard streams are set up.
+type stdio struct{ stdin, stdinOnce, tty bool }
 
 // attached are the tasks whose output a runtime of this process reads, by
 // containerd socket and container id: one reader per fifo, or lines would be
 // split between readers.
 var attached sync.Map
 
-func (r *Runtime) newLogIO(sandboxID, name string, attempt int) (*logIO, error) {
+func (r *Runtime) newLogIO(sandboxID, name string, attempt int, std stdio) (*logIO, error) {
 	log, err := openContainerLog(r.logPath(sandboxID, name, attempt))
 	if err != nil {
 		return nil, err
 	}
-	return &logIO{log: log, stdout: &logStream{log: log, name: "stdout"}, stderr: &logStream{log: log, name: "stderr"}}, nil
+	l := &logIO{log: log, stdout: &logStream{log: log, name: "stdout"}, stderr: &logStream{log: log, name: "stderr"},
+		stdio: std, exited: make(chan struct{})}
+	if std.stdin {
+		l.stdinR, l.stdin = io.Pipe()
+	}
+	return l, nil
 }
 
 // fifos are where a task's output goes: fixed paths under
 // DATA/containerd/fifo/<sandbox>, so that a later runtime finds them, removed
 // with the container. Without a close function: closing the IO (at Close) must
 // leave them for the next runtime.
-func (r *Runtime) fifos(sandboxID, containerID string) *cio.FIFOSet {
+func (r *Runtime) fifos(sandboxID, containerID string, std stdio) *cio.FIFOSet {
 	dir := r.fifoDir(sandboxID)
-	return cio.NewFIFOSet(cio.Config{
-		Stdout: filepath.Join(dir, containerID+"-stdout"),
-		Stderr: filepath.Join(dir, containerID+"-stderr"),
-	}, nil)
+	cfg := cio.Config{Stdout: filepath.Join(dir, containerID+"-stdout"), Terminal: std.tty}
+	if !std.tty { // a terminal has one output
+		cfg.Stderr = filepath.Join(dir, containerID+"-stderr")
+	}
+	if std.stdin {
+		cfg.Stdin = filepath.Join(dir, containerID+"-stdin")
+	}
+	return cio.NewFIFOSet(cfg, nil)
 }
 
 func (r *Runtime) fifoDir(sandboxID string) string { return filepath.Join(r.dir, "fifo", sandboxID) }
@@ -140,21 +196,40 @@ func (r *Runtime) creator(sandboxID string, l *logIO) cio.Creator {
 		if err := os.MkdirAll(r.fifoDir(sandboxID), 0o700); err != nil {
 			return nil, fmt.Errorf("creating fifo directory: %w", err)
 		}
-		return l.open(r.fifos(sandboxID, id))
+		return l.open(r.fifos(sandboxID, id, l.stdio))
 	}
 }
 
 func (l *logIO) open(fifos *cio.FIFOSet) (cio.IO, error) {
-	pio, err := cio.NewAttach(cio.WithStreams(nil, l.stdout, l.stderr))(fifos)
+	var stdin io.Reader // untyped nil without stdin: cio copies from any non-nil reader
+	if l.stdinR != nil {
+		stdin = l.stdinR
+	}
+	opts := []cio.Opt{cio.WithStreams(stdin, l.stdout, l.stderr)}
+	if fifos.Terminal {
+		opts = append(opts, cio.WithTerminal)
+	}
+	pio, err := cio.NewAttach(opts...)(fifos)
 	l.io = pio
 	return pio, err
 }
 
+// closeStdin ends the container's input (stdinOnce, or the container gone).
+func (l *logIO) closeStdin() {
+	l.stdinMu.Lock()
+	defer l.stdinMu.Unlock()
+	if l.stdin != nil {
+		_ = l.stdin.Close()
+		l.stdin = nil
+	}
+}
+
 // removeFifos removes a deleted container's fifos.
 func (r *Runtime) removeFifos(sandboxID, containerID string) {
-	f := r.fifos(sandboxID, containerID)
-	_ = os.Remove(f.Stdout)
-	_ = os.Remove(f.Stderr)
+	f := r.fifos(sandboxID, containerID, stdio{stdin: true})
+	for _, path := range []string{f.Stdin, f.Stdout, f.Stderr} {
+		_ = os.Remove(path)
+	}
 }
 
 // follow records that task's output is read here, and closes its log once the
@@ -167,6 +242,8 @@ func (r *Runtime) follow(containerID string, l *logIO) {
 		l.stdout.flush()
 		l.stderr.flush()
 		l.log.close()
+		l.closeStdin()
+		close(l.exited)
 		attached.CompareAndDelete(key, l)
 	}()
 }
@@ -208,14 +285,16 @@ func (r *Runtime) attachLog(ctx context.Context, c containerd.Container) error {
 	if st, err := task.Status(ctx); err != nil || (st.Status != containerd.Running && st.Status != containerd.Created) {
 		return nil
 	}
-	l, err := r.newLogIO(sandbox, name, attempt)
+	// Output only: the container's stdin ended with the agent that fed it.
+	l, err := r.newLogIO(sandbox, name, attempt, stdio{})
 	if err != nil {
 		return err
 	}
 	if _, err := c.Task(ctx, func(fifos *cio.FIFOSet) (cio.IO, error) {
-		if fifos == nil || fifos.Stdout != r.fifos(sandbox, c.ID()).Stdout {
+		if fifos == nil || fifos.Stdout != r.fifos(sandbox, c.ID(), stdio{}).Stdout {
 			return nil, fmt.Errorf("its output does not go through fargo's fifos (started by an older fargo?)")
 		}
+		fifos.Stdin = ""
 		return l.open(fifos)
 	}); err != nil {
 		l.log.close()

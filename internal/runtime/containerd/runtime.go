@@ -241,7 +241,7 @@ func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtim
 	task, err := ctr.Task(ctx, nil)
 	switch {
 	case errdefs.IsNotFound(err):
-		logs, err := r.newLogIO(sandboxID, c.Name, c.Attempt)
+		logs, err := r.newLogIO(sandboxID, c.Name, c.Attempt, stdio{stdin: c.Stdin, stdinOnce: c.StdinOnce, tty: c.TTY})
 		if err != nil {
 			return runtime.ContainerStatus{}, fmt.Errorf("creating container %s: %w", c.Name, err)
 		}
@@ -319,6 +319,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	}
 	if c.ReadOnlyRootfs {
 		opts = append(opts, oci.WithRootFSReadonly())
+	}
+	if c.TTY {
+		opts = append(opts, oci.WithTTY)
 	}
 	return r.client.NewContainer(ctx, id,
 		// runc's state under fargo's data dir, not /run/containerd/runc: a new data

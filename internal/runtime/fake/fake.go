@@ -297,6 +297,12 @@ func (r *Runtime) Exec(_ context.Context, sandboxID, name string, cmd []string, 
 	return 0, err
 }
 
+// Attach implements runtime.Runtime: the fake's containers have no process to
+// attach to.
+func (r *Runtime) Attach(_ context.Context, sandboxID, name string, _ runtime.Streams) error {
+	return fmt.Errorf("attach to container %s of sandbox %s: the fake runtime runs no processes: %w", name, sandboxID, runtime.ErrNotFound)
+}
+
 // ContainerLog implements runtime.Runtime: the fake keeps no output.
 func (r *Runtime) ContainerLog(_ context.Context, sandboxID, name string, _ bool) (string, error) {
 	return "", fmt.Errorf("logs of container %s of sandbox %s: the fake runtime keeps none: %w", name, sandboxID, runtime.ErrNotFound)

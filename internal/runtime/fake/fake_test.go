@@ -20,6 +20,7 @@ func TestConformance(t *testing.T) {
 		IP:    net.ParseIP("192.168.100.4"),
 		Unsupported: map[string]string{
 			"Adoption":          "sandboxes live in the process's memory",
+			"Attach":            "no process to attach to",
 			"Logs":              "no process writes output",
 			"LogsAcrossRestart": "no process writes output",
 			"Mounts":            "no process reads files",
