@@ -200,6 +200,11 @@ func containerRunsAndStops(t *testing.T, f Fixture) {
 	if st.ID == "" || st.ImageID == "" {
 		t.Errorf("started container has no ID or image ID: %+v", st)
 	}
+	// StartContainer's own answer is complete (the pod's first Running status
+	// needs no second write for its startedAt).
+	if st.State != runtime.StateRunning || st.Started.IsZero() {
+		t.Errorf("StartContainer = %+v, want Running with a start time", st)
+	}
 	if again, err := rt.StartContainer(ctx, sb.ID, c); err != nil || again.ID != st.ID {
 		t.Errorf("StartContainer again (same attempt) = %+v, %v; want the running one %s", again, err, st.ID)
 	}

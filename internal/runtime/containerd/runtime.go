@@ -264,6 +264,11 @@ func (r *Runtime) StartContainer(ctx context.Context, sandboxID string, c runtim
 			}
 		}
 	}
+	// Read again: ctr's cached labels predate the start time startTask set, and
+	// a status without it costs the pod a second status write.
+	if fresh, err := r.client.LoadContainer(ctx, id); err == nil {
+		ctr = fresh
+	}
 	return r.status(ctx, sandboxID, ctr)
 }
 
