@@ -126,6 +126,9 @@ func containerOutput(dataDir, sandbox, container string) string {
 func cleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
 	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
+	// Node-group kubelets outlive a server that died (as its sandboxes do); left,
+	// they hold their node addresses for the next test.
+	_ = exec.Command("pkill", "-f", "fargo kubelet --config="+dataDir+"/").Run()
 	if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
 		var under []string
 		for _, line := range strings.Split(string(mounts), "\n") {
