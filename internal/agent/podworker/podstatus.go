@@ -2,7 +2,6 @@ package podworker
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker/status"
 )
@@ -12,7 +11,7 @@ import (
 func (a *Worker) fillStatus(st *corev1.PodStatus, at Placement, initDone bool) {
 	st.HostIP, st.PodIP = at.HostIP, at.PodIP
 	st.HostIPs, st.PodIPs = []corev1.HostIP{{IP: at.HostIP}}, []corev1.PodIP{{IP: at.PodIP}}
-	now := metav1.NewTime(a.cfg.Clock.Now())
+	now := status.Time(a.cfg.Clock.Now())
 	if st.StartTime == nil {
 		st.StartTime = &now
 	}

@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
 	fakeruntime "github.com/fargo-dev/fargo/internal/runtime/fake"
@@ -139,5 +141,39 @@ func TestPullFailure(t *testing.T) {
 	got, again := s.sync(client.ObjectKeyFromObject(p))
 	if w := got.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "ErrImagePull" || again != resync || got.Status.Phase != corev1.PodPending {
 		t.Errorf("status %+v, phase %s, again %s; want ErrImagePull, Pending, a resync", got.Status.ContainerStatuses[0], got.Status.Phase, again)
+	}
+}
+
+// A settled pod's status is written once: the next sync builds the same status
+// as the one read back, whose times the API keeps to the second (the runtime
+// reports start times to the nanosecond).
+func TestStatusWrittenOnce(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "busybox"}}, nil, corev1.RestartPolicyAlways)
+	s := newSuite(t, p)
+	writes := 0
+	s.c = interceptor.NewClient(s.c.(client.WithWatch), interceptor.Funcs{
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			writes++
+			// The API server keeps times to the second: store them so.
+			data, err := json.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			stored := &corev1.Pod{}
+			if err := json.Unmarshal(data, stored); err != nil {
+				return err
+			}
+			return c.SubResource(sub).Update(ctx, stored, opts...)
+		}})
+	s.w.status.Client = s.c
+	got, _ := s.sync(client.ObjectKeyFromObject(p))
+	if got.Status.Phase != corev1.PodRunning || writes != 1 {
+		t.Fatalf("after the first sync: phase %s, %d status writes; want Running, 1", got.Status.Phase, writes)
+	}
+	for range 3 {
+		s.sync(client.ObjectKeyFromObject(p))
+	}
+	if writes != 1 {
+		t.Errorf("%d status writes after three more syncs of a settled pod, want 1", writes)
 	}
 }

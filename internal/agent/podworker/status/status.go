@@ -29,11 +29,11 @@ func Container(c *corev1.Container, st *runtime.ContainerStatus, waiting, messag
 	out.ImageID, out.ContainerID, out.RestartCount = st.ImageID, st.ID, int32(st.Attempt)
 	switch st.State {
 	case runtime.StateRunning:
-		out.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.Started)}
+		out.State.Running = &corev1.ContainerStateRunning{StartedAt: Time(st.Started)}
 		out.Ready, out.Started = true, ptr.To(true)
 	case runtime.StateExited:
 		term := &corev1.ContainerStateTerminated{ExitCode: st.ExitCode, Reason: st.Reason, ContainerID: st.ID,
-			StartedAt: metav1.NewTime(st.Started), FinishedAt: metav1.NewTime(st.Finished)}
+			StartedAt: Time(st.Started), FinishedAt: Time(st.Finished)}
 		if waiting != "" { // about to be restarted
 			out.LastTerminationState.Terminated = term
 			out.State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting, Message: message}
@@ -44,6 +44,12 @@ func Container(c *corev1.Container, st *runtime.ContainerStatus, waiting, messag
 		out.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}
 	return out
+}
+
+// Time is t as the API keeps it (whole seconds). A status built with finer
+// times never equals the one read back, and each sync would write it again.
+func Time(t time.Time) metav1.Time {
+	return metav1.NewTime(t).Rfc3339Copy()
 }
 
 // SetCondition sets a pod condition, keeping its transition time when the status
