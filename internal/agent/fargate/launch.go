@@ -15,9 +15,14 @@ import (
 
 // launch prepares the sandbox's network and starts its runtime sandbox at the
 // provisioned size, with the pod's hosts and resolver files. Both calls are
-// idempotent, so it runs on every reconcile and heals a half-made sandbox.
+// idempotent: the first reconcile of a sandbox in this process makes them,
+// healing a half-made sandbox after a restart; later ones skip them.
 func (r *Reconciler) launch(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.Pod) error {
+	if uid, ok := r.launched.Load(sb.Name); ok && uid == sb.Spec.Pod.UID && done(sb, v1alpha1.SandboxLaunched) {
+		return nil
+	}
 	if err := r.launchSandbox(ctx, sb, pod); err != nil {
+		r.launched.Delete(sb.Name)
 		sb.Status.Phase, sb.Status.Message = v1alpha1.SandboxFailed, err.Error()
 		r.setCondition(sb, v1alpha1.SandboxLaunched, false, "LaunchFailed", err.Error())
 		r.notReady(sb, "LaunchFailed")
@@ -26,6 +31,7 @@ func (r *Reconciler) launch(ctx context.Context, sb *v1alpha1.Sandbox, pod *core
 		return err
 	}
 	r.setCondition(sb, v1alpha1.SandboxLaunched, true, "Launched", "runtime "+r.Runtime.Name())
+	r.launched.Store(sb.Name, sb.Spec.Pod.UID)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -69,6 +70,11 @@ type Reconciler struct {
 	wake chan event.GenericEvent
 	// seen is the relist's last view of each sandbox's containers.
 	seen map[string]string
+	// launched holds, per sandbox, the pod UID this process launched it for:
+	// later reconciles skip the launch (netns, CNI, cgroup, files: the costliest
+	// step, redone on every pod event otherwise). An agent restart, or the
+	// relist finding the sandbox gone from the runtime, launches it again.
+	launched sync.Map
 }
 
 // Wake re-queues a sandbox's reconcile now.

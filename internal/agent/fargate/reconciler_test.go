@@ -270,6 +270,53 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 }
 
+// A sandbox is launched once per agent process: later reconciles (every event
+// of its pod) skip the launch; a restarted agent launches it again (healing what
+// changed meanwhile), and so does the relist finding it gone from the runtime.
+func TestLaunchedOncePerProcess(t *testing.T) {
+	sb, pod := objects()
+	s := newSuite(t, sb, pod, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	launches := func() int {
+		n := 0
+		for _, c := range s.rt.Calls() {
+			if strings.HasPrefix(c, "CreateSandbox ") {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3 {
+		if err := s.reconcile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := launches(); n != 1 {
+		t.Fatalf("%d launches in three reconciles, want 1", n)
+	}
+	s.r = s.reconciler() // the agent restarted
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if n := launches(); n != 2 {
+		t.Fatalf("%d launches after a restart, want 2", n)
+	}
+	if err := s.rt.RemoveSandbox(context.Background(), sb.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.relist(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if n := launches(); n != 3 {
+		t.Errorf("%d launches after the runtime lost the sandbox, want 3", n)
+	}
+	if _, err := s.rt.Containers(context.Background(), sb.Name); err != nil {
+		t.Errorf("the lost sandbox is not back in the runtime: %v", err)
+	}
+}
+
 // A node deleted from outside is registered again, as kubelet re-registers.
 func TestLostNodeIsRegisteredAgain(t *testing.T) {
 	sb, pod := objects()

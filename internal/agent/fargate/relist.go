@@ -54,6 +54,7 @@ func (r *Reconciler) relist(ctx context.Context) error {
 		live[sb.Name] = true
 		cs, err := r.Runtime.Containers(ctx, sb.Name)
 		if err != nil {
+			r.launched.Delete(sb.Name)
 			r.Wake(sb.Name) // lost by the runtime: launch heals it
 			continue
 		}
