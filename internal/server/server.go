@@ -30,6 +30,7 @@ const stopTimeout = 8 * time.Second
 // Progress goes to out, one line per component as it becomes ready.
 func Run(o *Options, out io.Writer) error {
 	start := time.Now()
+	tuneGC()
 	placement, err := scheduler.ParsePlacement(o.Placement)
 	if err != nil {
 		return fmt.Errorf("--placement: %w", err)
