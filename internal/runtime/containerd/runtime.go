@@ -14,14 +14,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/api/types/task"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/containerd/v2/pkg/protobuf"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -34,6 +38,7 @@ const (
 	labelAttempt   = "fargo.dev/attempt"
 	labelStarted   = "fargo.dev/started"
 	labelLost      = "fargo.dev/lost" // when its task was found gone
+	labelImageID   = "fargo.dev/image-id"
 )
 
 func init() {
@@ -335,7 +340,8 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithNewSpec(opts...),
-		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt)}),
+		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt),
+			labelImageID: img.Name() + "@" + img.Target().Digest.String()}),
 	)
 }
 
@@ -512,10 +518,16 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 		return runtime.ContainerStatus{}, fmt.Errorf("reading container %s: %w", c.ID(), err)
 	}
 	st := runtime.ContainerStatus{Name: info.Labels[labelContainer], ID: "containerd://" + c.ID(), Image: info.Image,
-		ImageID: imageID(ctx, r.client, info), State: runtime.StateCreated}
+		ImageID: info.Labels[labelImageID], State: runtime.StateCreated}
+	if st.ImageID == "" { // made before the label
+		st.ImageID = imageID(ctx, r.client, info)
+	}
 	st.Attempt, _ = strconv.Atoi(info.Labels[labelAttempt])
 	st.Started, _ = time.Parse(time.RFC3339Nano, info.Labels[labelStarted])
-	task, err := c.Task(ctx, nil)
+	// One call to the task service: the relist asks this of every container
+	// each second, and c.Task then task.Status would ask the shim twice.
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: c.ID()})
+	err = errgrpc.ToNative(err)
 	if errdefs.IsNotFound(err) {
 		if !st.Started.IsZero() {
 			// It ran, and its task is gone without an exit: containerd cleaned up
@@ -535,19 +547,15 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 	if err != nil {
 		return st, fmt.Errorf("reading task of %s: %w", c.ID(), err)
 	}
-	ts, err := task.Status(ctx)
-	if err != nil {
-		return st, fmt.Errorf("reading task status of %s: %w", c.ID(), err)
-	}
-	switch ts.Status {
-	case containerd.Running, containerd.Paused, containerd.Pausing:
+	switch p := resp.Process; p.Status {
+	case task.Status_RUNNING, task.Status_PAUSED, task.Status_PAUSING:
 		st.State = runtime.StateRunning
-	case containerd.Stopped:
-		st.State, st.ExitCode, st.Finished = runtime.StateExited, int32(ts.ExitStatus), ts.ExitTime
+	case task.Status_STOPPED:
+		st.State, st.ExitCode, st.Finished = runtime.StateExited, int32(p.ExitStatus), protobuf.FromTimestamp(p.ExitedAt)
 		switch {
-		case ts.ExitStatus == 137 && r.oomKilled(sandboxID, c.ID()):
+		case p.ExitStatus == 137 && r.oomKilled(sandboxID, c.ID()):
 			st.Reason = runtime.ReasonOOMKilled
-		case ts.ExitStatus == 0:
+		case p.ExitStatus == 0:
 			st.Reason = runtime.ReasonCompleted
 		default:
 			st.Reason = runtime.ReasonError
