@@ -85,12 +85,21 @@ func TestClaimThenBind(t *testing.T) {
 	if pod.Spec.NodeName != "" {
 		t.Fatalf("bound to %s before the node exists", pod.Spec.NodeName)
 	}
-	sb.Status.Phase, sb.Status.NodeName = v1alpha1.SandboxRunning, sb.Spec.NodeName
-	if err := x.c.Status().Update(context.Background(), &sb); err != nil {
+	// A node of that name not registered by this sandbox (no label) is not its.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+	if err := x.c.Create(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName},
-		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}); err != nil {
+	x.reconcile(t)
+	_ = x.c.Get(context.Background(), client.ObjectKey{Namespace: "apps", Name: "web"}, pod)
+	if pod.Spec.NodeName != "" {
+		t.Fatalf("bound to %s, a node its sandbox did not register", pod.Spec.NodeName)
+	}
+	// The sandbox's node, Ready: bound at once, before the host records the
+	// sandbox's status.
+	node.Labels = map[string]string{v1alpha1.LabelSandbox: sb.Name}
+	if err := x.c.Update(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}
 	x.reconcile(t)

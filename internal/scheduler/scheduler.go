@@ -164,17 +164,19 @@ func (s *Scheduler) tooLarge(ctx context.Context, pod *corev1.Pod, cause error) 
 }
 
 // bind creates the pod's Binding once its sandbox's node is registered and Ready.
+// The node says so itself: the host registers it before it records the
+// sandbox's status, and binding on the node saves the pod that write's wait.
 // The Binding carries the CapacityProvisioned annotation, which the API server
 // copies onto the pod in the same write.
 func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sandbox, size sizing.Size) error {
-	if sb.Status.Phase != v1alpha1.SandboxRunning || sb.Status.NodeName == "" {
-		return nil // the sandbox watch brings the pod back
+	if sb.Status.Phase == v1alpha1.SandboxFailed {
+		return nil // the host retries the launch; the sandbox watch brings the pod back
 	}
 	node := &corev1.Node{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Name: sb.Status.NodeName}, node); err != nil {
-		return client.IgnoreNotFound(err)
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: sb.Spec.NodeName}, node); err != nil {
+		return client.IgnoreNotFound(err) // the node watch brings the pod back
 	}
-	if !nodeReady(node) {
+	if node.Labels[v1alpha1.LabelSandbox] != sb.Name || node.DeletionTimestamp != nil || !nodeReady(node) {
 		return nil
 	}
 	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID,
