@@ -341,7 +341,7 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithNewSpec(opts...),
 		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt),
-			labelImageID: img.Name() + "@" + img.Target().Digest.String()}),
+			labelImageID: imageRef(img)}),
 	)
 }
 
@@ -569,6 +569,11 @@ func imageID(ctx context.Context, c *containerd.Client, info containers.Containe
 	if err != nil {
 		return ""
 	}
+	return imageRef(img)
+}
+
+// imageRef is an image's name and digest, a container status's imageID.
+func imageRef(img containerd.Image) string {
 	return img.Name() + "@" + img.Target().Digest.String()
 }
 
