@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/fargo-dev/fargo/internal/network/netns"
 )
 
 // Dataplane is one host's sandbox networks: for each sandbox a network
@@ -60,12 +62,11 @@ func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net
 		return "", fmt.Errorf("recording the network of sandbox %s: %w", id, err)
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := ipCmd("netns", "add", d.name(id)); err != nil {
-			return "", fmt.Errorf("creating network namespace %s: %w", d.name(id), err)
+		if err := netns.Create(d.name(id)); err != nil {
+			return "", err
 		}
-	}
-	if err := ipCmd("-n", d.name(id), "link", "set", "lo", "up"); err != nil {
-		return "", fmt.Errorf("bringing up loopback in %s: %w", d.name(id), err)
+	} else if err := netns.LoopbackUp(path); err != nil {
+		return "", fmt.Errorf("bringing up loopback: %w", err)
 	}
 	if rec.IP == "" {
 		return path, nil // no VPC address: loopback only
