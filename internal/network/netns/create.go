@@ -2,7 +2,6 @@ package netns
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -12,30 +11,18 @@ import (
 // does, with its loopback up: in-process, since an `ip` process per sandbox
 // (two, with the loopback) was a measurable share of a pod's start.
 func Create(name string) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
+	err := onThread(func() error {
+		created, err := netns.NewNamed(name) // moves this thread into it
 		if err != nil {
-			ch <- fmt.Errorf("reading this thread's network namespace: %w", err)
-			return
+			return err
 		}
-		defer orig.Close()
-		// NewNamed moves this thread into the new namespace.
-		created, err := netns.NewNamed(name)
-		if err == nil {
-			err = loopbackUp(netlink.LinkByName, netlink.LinkSetUp)
-			created.Close()
-		}
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		if err != nil {
-			err = fmt.Errorf("creating network namespace %s: %w", name, err)
-		}
-		ch <- err
-	}()
-	return <-ch
+		defer created.Close()
+		return loopbackUp(netlink.LinkByName, netlink.LinkSetUp)
+	})
+	if err != nil {
+		return fmt.Errorf("creating network namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // LoopbackUp brings up lo in the namespace at path (a no-op if it is up).

@@ -1,4 +1,4 @@
-// Package netns runs code inside a network namespace. A socket belongs to the
+// Package netns makes network namespaces and runs code inside them. A socket belongs to the
 // namespace of the thread that creates it, so the code runs on a locked thread
 // switched into the namespace; the thread is switched back before it is
 // released (or, if that fails, never reused: it ends with its goroutine).
@@ -15,6 +15,22 @@ import (
 // Do runs fn inside the network namespace at path (a bind mount such as
 // /var/run/netns/<name>) and returns its error.
 func Do(path string, fn func() error) error {
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("opening network namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	return onThread(func() error {
+		if err := netns.Set(target); err != nil {
+			return fmt.Errorf("entering network namespace %s: %w", path, err)
+		}
+		return fn()
+	})
+}
+
+// onThread runs fn, which may switch namespaces, on a locked thread, then
+// switches the thread back; if that fails the thread is never reused.
+func onThread(fn func() error) error {
 	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -24,18 +40,6 @@ func Do(path string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- fmt.Errorf("opening network namespace %s: %w", path, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			ch <- fmt.Errorf("entering network namespace %s: %w", path, err)
-			return
-		}
 		err = fn()
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
