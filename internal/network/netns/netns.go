@@ -1,7 +1,7 @@
-// Package netns makes network namespaces and runs code inside them. A socket belongs to the
-// namespace of the thread that creates it, so the code runs on a locked thread
-// switched into the namespace; the thread is switched back before it is
-// released (or, if that fails, never reused: it ends with its goroutine).
+// Package netns makes network namespaces and runs code inside them. A socket
+// belongs to the namespace of the thread that creates it, so the code runs on a
+// locked thread switched into the namespace; the thread is switched back before
+// it is released (or, if that fails, never reused: it ends with its goroutine).
 // Sockets made there stay in that namespace after the thread leaves it.
 package netns
 
