@@ -39,13 +39,16 @@ type noSpaceAlarm interface {
 // the guard raises NOSPACE, and releases a reserve of preallocated space so that
 // what etcd still writes (each refused request passes through its WAL) has room
 // even if the disk then fills completely. Once minFree plus the reserve plus a
-// margin is free again, the reserve is made again and the alarm cleared.
+// margin is free again, the reserve is made again and the alarm cleared. All the
+// while, the database file keeps room of its own (dbRoom), which no other writer
+// can take.
 type spaceGuard struct {
 	dir              string // on etcd's filesystem
 	minFree, reserve int64
 	alarm            noSpaceAlarm
 	warn             func(error)
 	free             func(dir string) (int64, error)
+	db               *dbRoom
 
 	raised  bool
 	lastErr string
@@ -54,7 +57,7 @@ type spaceGuard struct {
 }
 
 func newSpaceGuard(dir string, minFree, reserve int64, alarm noSpaceAlarm, warn func(error)) *spaceGuard {
-	return &spaceGuard{dir: dir, minFree: minFree, reserve: reserve, alarm: alarm, free: freeSpace, warn: func(err error) {
+	return &spaceGuard{dir: dir, minFree: minFree, reserve: reserve, alarm: alarm, free: freeSpace, db: newDBRoom(dir), warn: func(err error) {
 		klog.Warning(err.Error())
 		if warn != nil {
 			warn(err)
@@ -124,6 +127,9 @@ func (g *spaceGuard) Stop() {
 
 // check is one look at the free space, raising or clearing the alarm on crossing.
 func (g *spaceGuard) check(ctx context.Context) {
+	if err := g.db.keep(); err != nil {
+		klog.Warning(err.Error())
+	}
 	free, err := g.free(g.dir)
 	if err != nil {
 		if err.Error() != g.lastErr { // once per distinct error, not four times a second

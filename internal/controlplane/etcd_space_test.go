@@ -3,8 +3,12 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeAlarm records what the guard asked of etcd.
@@ -129,5 +133,32 @@ func TestSpaceGuardRefusesToStartWithoutRoom(t *testing.T) {
 	*free = 250 * mib
 	if err := g.checkRoom(false); err == nil {
 		t.Fatal("250MiB free for 256MiB + 8MiB: started")
+	}
+}
+
+// TestSpaceGuardKeepsRoomForTheDatabase: the database file's holes and dbTail past
+// its end are allocated, its size unchanged, and again after it grows.
+func TestSpaceGuardKeepsRoomForTheDatabase(t *testing.T) {
+	g, _, _ := guardOn(t, &fakeAlarm{})
+	g.check(context.Background()) // no database yet: nothing to do, no error
+	db := filepath.Join(g.dir, "member", "snap", "db")
+	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, sz := range []int64{mib, 20 * mib} {
+		if err := os.Truncate(db, sz); err != nil { // sparse, as bbolt grows it
+			t.Fatal(err)
+		}
+		g.check(context.Background())
+		var st unix.Stat_t
+		if err := unix.Stat(db, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Size != sz || st.Blocks*512 < sz+dbTail {
+			t.Fatalf("database of %d bytes: size %d, %d bytes allocated; want size kept, at least %d allocated", sz, st.Size, st.Blocks*512, sz+dbTail)
+		}
 	}
 }

@@ -44,6 +44,7 @@ func loopFilesystem(t *testing.T, dir string, size int64) {
 
 // fillFilesystem takes every free block of dir's filesystem into one file, until
 // the filesystem says it is full, as a big download would, and returns the file.
+// Called again, it takes what has been freed since into the same file.
 func fillFilesystem(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "filler")
@@ -52,7 +53,12 @@ func fillFilesystem(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var off int64
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := fi.Size()
+	off := start
 	for _, step := range []int64{1 << 20, 4 << 10} {
 		for {
 			err := unix.Fallocate(int(f.Fd()), 0, off, step)
@@ -65,7 +71,7 @@ func fillFilesystem(t *testing.T, dir string) string {
 			off += step
 		}
 	}
-	t.Logf("filled etcd's filesystem with %d MiB", off>>20)
+	t.Logf("filled etcd's filesystem with %d MiB more", (off-start)>>20)
 	return path
 }
 
