@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/fargo-dev/fargo/internal/ownwrites"
 	"github.com/fargo-dev/fargo/internal/scheme"
 )
 
@@ -69,7 +70,7 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 	}
 	defer ac.Runtime.Close()
 	ctrl.SetLogger(klog.NewKlogr())
-	mgr, err := ctrl.NewManager(rc, ctrl.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	mgr, err := ctrl.NewManager(rc, ctrl.Options{Scheme: scheme.Scheme, NewClient: ownwrites.NewClient, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		return fmt.Errorf("creating controller manager: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/ownwrites"
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/profile/lifecycle"
 	"github.com/fargo-dev/fargo/internal/scheduler"
@@ -52,6 +53,7 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 	cfg.QPS = -1 // no client-side throttling: the apiserver's priority and fairness paces us
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.Scheme,
+		NewClient:              ownwrites.NewClient,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
