@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,8 +44,10 @@ func (s *Scheduler) claim(ctx context.Context, pod *corev1.Pod, prof *v1alpha1.F
 			s.claimMu.Unlock()
 			return nil, fmt.Errorf("creating sandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
-		s.Recorder.Eventf(pod, corev1.EventTypeNormal, "SandboxClaimed", "Sandbox %s (%s, %s in %s) claimed on host %s",
-			sb.Name, sb.Spec.CapacityProvisioned, sb.Spec.IP, sb.Spec.SubnetID, sb.Spec.Host)
+		// No event: EKS's scheduler has none for this step (the pod's nominated
+		// node names the sandbox), and each is a write on a pod's path.
+		klog.V(2).Infof("sandbox %s (%s, %s in %s) claimed on host %s for pod %s/%s",
+			sb.Name, sb.Spec.CapacityProvisioned, sb.Spec.IP, sb.Spec.SubnetID, sb.Spec.Host, pod.Namespace, pod.Name)
 		return sb, nil
 	}
 }

@@ -28,6 +28,7 @@ type schedSuite struct {
 	s     *Scheduler
 	rec   *record.FakeRecorder
 	clock *clocktesting.FakeClock
+	binds *int // bindings created
 }
 
 func newSchedSuite(t *testing.T, heartbeat time.Duration) *schedSuite {
@@ -43,7 +44,9 @@ func newSchedSuite(t *testing.T, heartbeat time.Duration) *schedSuite {
 			Spec: corev1.PodSpec{SchedulerName: v1alpha1.SchedulerName, Containers: []corev1.Container{{Name: "c", Image: "img"}}}},
 	}
 	// The fake API server has no pods/binding: do what the apiserver does.
+	binds := new(int)
 	bind := func(ctx context.Context, c client.Client, sub string, o client.Object, req client.Object, _ ...client.SubResourceCreateOption) error {
+		*binds++
 		b := req.(*corev1.Binding)
 		pod := o.(*corev1.Pod)
 		pod.Spec.NodeName, pod.Annotations = b.Target.Name, b.Annotations
@@ -55,7 +58,7 @@ func newSchedSuite(t *testing.T, heartbeat time.Duration) *schedSuite {
 	rec := record.NewFakeRecorder(100)
 	s := &Scheduler{Client: c, Reader: c, Recorder: rec, Region: "local-1", Subnets: map[string]Subnet{"subnet-a": {Net: subnet, Zone: "local-1a"}},
 		HostGrace: DefaultHostGrace, Clock: clk}
-	return &schedSuite{c: c, s: s, rec: rec, clock: clk}
+	return &schedSuite{c: c, s: s, rec: rec, clock: clk, binds: binds}
 }
 
 func (x *schedSuite) reconcile(t *testing.T) ctrl.Result {
@@ -106,6 +109,37 @@ func TestClaimThenBind(t *testing.T) {
 	_ = x.c.Get(context.Background(), client.ObjectKey{Namespace: "apps", Name: "web"}, pod)
 	if pod.Spec.NodeName != sb.Spec.NodeName || pod.Annotations[v1alpha1.AnnotationCapacity] != "0.25vCPU 0.5GB" {
 		t.Errorf("pod on %q with annotations %v, want bound to %s with CapacityProvisioned", pod.Spec.NodeName, pod.Annotations, sb.Spec.NodeName)
+	}
+}
+
+// A reconcile that still sees the pod unbound (the cache behind the binding)
+// does not bind it again, which the API server would refuse (409).
+func TestBindsOnce(t *testing.T) {
+	x := newSchedSuite(t, time.Second)
+	x.reconcile(t)
+	list := &v1alpha1.SandboxList{}
+	if err := x.c.List(context.Background(), list); err != nil || len(list.Items) != 1 {
+		t.Fatalf("sandboxes %v, %v; want one claim", list.Items, err)
+	}
+	sb := list.Items[0]
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName, Labels: map[string]string{v1alpha1.LabelSandbox: sb.Name}},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+	if err := x.c.Create(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	x.reconcile(t)
+	if *x.binds != 1 {
+		t.Fatalf("%d bindings; want 1", *x.binds)
+	}
+	pod := &corev1.Pod{}
+	_ = x.c.Get(context.Background(), client.ObjectKey{Namespace: "apps", Name: "web"}, pod)
+	pod.Spec.NodeName = "" // as a cache that has not seen the binding yet shows it
+	if err := x.c.Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	x.reconcile(t)
+	if *x.binds != 1 {
+		t.Fatalf("%d bindings after a reconcile on a stale pod; want still 1", *x.binds)
 	}
 }
 

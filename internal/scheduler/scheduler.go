@@ -58,6 +58,9 @@ type Scheduler struct {
 	claimMu sync.Mutex
 	claimed map[string]*v1alpha1.Sandbox
 	retries retries
+	// bound holds the UIDs of pods this scheduler bound that its cache may still
+	// show unbound (a second binding is refused, 409), with when.
+	bound sync.Map
 }
 
 // Reconcile places one pod, in ordered sub-steps: profile → support → size →
@@ -70,7 +73,11 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	}
 	if !waiting(pod) {
 		s.retries.forget(req.NamespacedName)
+		s.bound.Delete(pod.UID)
 		return ctrl.Result{}, nil
+	}
+	if _, ok := s.bound.Load(pod.UID); ok {
+		return ctrl.Result{}, nil // the binding's watch event is on its way
 	}
 	prof, err := s.profileFor(ctx, pod)
 	if err != nil {
@@ -188,8 +195,25 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sand
 		}
 		return fmt.Errorf("binding pod %s/%s to %s: %w", pod.Namespace, pod.Name, node.Name, err)
 	}
+	s.markBound(pod.UID)
 	s.Recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node.Name)
 	return nil
+}
+
+// boundKept is how long a binding is remembered for a pod the cache never shows
+// bound (deleted first).
+const boundKept = 10 * time.Minute
+
+// markBound remembers pod uid as bound and forgets old ones.
+func (s *Scheduler) markBound(uid types.UID) {
+	now := s.now()
+	s.bound.Store(uid, now)
+	s.bound.Range(func(k, v any) bool {
+		if now.Sub(v.(time.Time)) > boundKept {
+			s.bound.Delete(k)
+		}
+		return true
+	})
 }
 
 func nodeReady(n *corev1.Node) bool {
