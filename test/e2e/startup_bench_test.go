@@ -56,8 +56,27 @@ func nodeMem(b *testing.B, dataDir string) int64 {
 	return sum
 }
 
-// startupRounds are the batch sizes `make bench-startup` measures.
+// startupRounds are the batch sizes `make bench-startup` measures; ROUNDS=10,50
+// (FARGO_BENCH_ROUNDS) measures only those, for a quick look, and logs the
+// figures instead of writing them to the doc.
 var startupRounds = []int{1, 10, 50}
+
+// benchRounds is startupRounds, or those FARGO_BENCH_ROUNDS names; partial says
+// the doc must not take them.
+func benchRounds(b *testing.B) (rounds []int, partial bool) {
+	env := os.Getenv("FARGO_BENCH_ROUNDS")
+	if env == "" {
+		return startupRounds, false
+	}
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("FARGO_BENCH_ROUNDS=%q: want batch sizes such as 10,50", env)
+		}
+		rounds = append(rounds, n)
+	}
+	return rounds, true
+}
 
 // BenchmarkStartup measures, under real containerd, the time from creating Fargate
 // pods (a cached busybox image) to each being Running and Ready, for batches of
@@ -66,6 +85,7 @@ var startupRounds = []int{1, 10, 50}
 // extra Fargate pod beyond the container itself (fargo, containerd, shims).
 func BenchmarkStartup(b *testing.B) {
 	requireRoot(b)
+	rounds, partial := benchRounds(b)
 	img, err := images.Busybox()
 	ref := images.Serve(b, "busybox", img, err)
 	running := map[int][]float64{}
@@ -104,8 +124,8 @@ func BenchmarkStartup(b *testing.B) {
 			startPods(b, c, ns, ref, "warm", 1) // pulls the image: every round after starts from the cache
 			deletePods(b, c, ns)
 		}
-		for _, n := range startupRounds {
-			if n == startupRounds[len(startupRounds)-1] {
+		for _, n := range rounds {
+			if n == rounds[len(rounds)-1] {
 				time.Sleep(5 * time.Second)
 				s0, c0, sh0 := hostMemory(b, s, dataDir)
 				r, rd := startPods(b, c, "bench", ref, fmt.Sprintf("r%d", n), n)
@@ -133,7 +153,12 @@ func BenchmarkStartup(b *testing.B) {
 	b.ReportMetric(percentile(ready[1], 50), "ready-p50-s")
 	b.ReportMetric(percentile(floor, 50), "ctr-run-p50-s")
 	b.ReportMetric(benchdoc.Median(density), "host-MiB/pod")
-	if doc := benchdoc.Path(); doc != "" {
+	for _, n := range rounds {
+		f, g := sorted(running[n]), sorted(ngRunning[n])
+		b.Logf("%d pods: Fargate Running p50 %.3f s (%.3f–%.3f), node group %.3f s (%.3f–%.3f): ratio %.2f", n,
+			percentile(f, 50), f[0], f[len(f)-1], percentile(g, 50), g[0], g[len(g)-1], percentile(f, 50)/percentile(g, 50))
+	}
+	if doc := benchdoc.Path(); doc != "" && !partial {
 		var sec strings.Builder
 		fmt.Fprintf(&sec, "Measured %s, %d run(s), containerd runtime, busybox `sleep` pods with the image cached; seconds from the pod's create call to the pod seen Running / Ready (watch).\n\n",
 			time.Now().UTC().Format("2006-01-02"), b.N)
@@ -286,12 +311,17 @@ func hostMemory(b *testing.B, s *harness.Server, dataDir string) (server, contai
 	return server, containerd, shims
 }
 
+func sorted(xs []float64) []float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s
+}
+
 func percentile(xs []float64, p int) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
+	s := sorted(xs)
 	i := (len(s)*p + 99) / 100
 	return s[max(i-1, 0)]
 }
