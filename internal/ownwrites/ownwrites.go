@@ -38,6 +38,7 @@ const absent = ""
 
 type key struct {
 	gvk schema.GroupVersionKind
+	typ reflect.Type // a Pod and a PartialObjectMetadata of it are apart
 	types.NamespacedName
 }
 
@@ -203,5 +204,5 @@ func (c *Client) key(obj client.Object, k client.ObjectKey) (key, bool) {
 	if err != nil {
 		return key{}, false
 	}
-	return key{gvk: gvk, NamespacedName: k}, true
+	return key{gvk: gvk, typ: reflect.TypeOf(obj), NamespacedName: k}, true
 }
