@@ -74,6 +74,21 @@ func get(t *testing.T, c client.Client) string {
 	return ""
 }
 
+func create(t *testing.T, c client.Client) {
+	t.Helper()
+	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect fails unless c reads the node as want (see get), saying when.
+func expect(t *testing.T, c client.Client, want, when string) {
+	t.Helper()
+	if got := get(t, c); got != want {
+		t.Fatalf("%s: %q; want %q", when, got, want)
+	}
+}
+
 func writeStatus(t *testing.T, c client.Client, reason string) {
 	t.Helper()
 	n := &corev1.Node{}
@@ -88,37 +103,23 @@ func writeStatus(t *testing.T, c client.Client, reason string) {
 
 func TestACreateIsSeenBeforeTheCacheHasIt(t *testing.T) {
 	c, cache, _ := setup(t)
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
-	if got := get(t, cache); got != "not found" {
-		t.Fatalf("the cache alone: %s; want it behind (not found)", got)
-	}
-	if got := get(t, c); got != "" {
-		t.Fatalf("through ownwrites: %s; want the created node", got)
-	}
+	create(t, c)
+	expect(t, cache, "not found", "the cache alone")
+	expect(t, c, "", "through ownwrites")
 }
 
 // Two status writes in a row, each on the previous one's result, with the cache
 // behind by two, then one, then none: no write conflicts, the latest is seen.
 func TestWritesOnWritesWhileTheCacheIsBehind(t *testing.T) {
 	c, cache, _ := setup(t)
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, c)
 	cache.catchUp(t)
 	writeStatus(t, c, "first")
 	writeStatus(t, c, "second") // on a stale base this is a conflict
-	if got := get(t, c); got != "second" {
-		t.Fatalf("cache two writes behind: %s; want second", got)
-	}
-	if got := get(t, cache); got != "" {
-		t.Fatalf("the cache alone: %q; want it still behind", got)
-	}
+	expect(t, c, "second", "cache two writes behind")
+	expect(t, cache, "", "the cache alone")
 	cache.catchUp(t)
-	if got := get(t, c); got != "second" {
-		t.Fatalf("cache caught up: %s; want second", got)
-	}
+	expect(t, c, "second", "cache caught up")
 	if len(c.entries) != 0 {
 		t.Fatalf("%d entries once the cache caught up; want none", len(c.entries))
 	}
@@ -128,23 +129,17 @@ func TestWritesOnWritesWhileTheCacheIsBehind(t *testing.T) {
 // the cache is right.
 func TestAnotherWritersVersionWins(t *testing.T) {
 	c, cache, _ := setup(t)
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, c)
 	cache.catchUp(t)
 	writeStatus(t, c, "mine")
 	writeStatus(t, cache.Client, "theirs") // straight to the server
 	cache.catchUp(t)
-	if got := get(t, c); got != "theirs" {
-		t.Fatalf("after another writer: %s; want theirs", got)
-	}
+	expect(t, c, "theirs", "after another writer")
 }
 
 func TestADeleteIsNotUndone(t *testing.T) {
 	c, cache, _ := setup(t)
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, c)
 	cache.catchUp(t)
 	writeStatus(t, c, "mine")
 	// Deleted by someone else after the write: the cache no longer has it.
@@ -152,30 +147,20 @@ func TestADeleteIsNotUndone(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache.catchUp(t)
-	if got := get(t, c); got != "not found" {
-		t.Fatalf("deleted by another: %s; want not found", got)
-	}
+	expect(t, c, "not found", "deleted by another")
 	// Deleted through ownwrites before the cache saw the create.
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, c)
 	if err := c.Delete(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, c); got != "not found" {
-		t.Fatalf("deleted through ownwrites: %s; want not found", got)
-	}
+	expect(t, c, "not found", "deleted through ownwrites")
 }
 
 // A write the cache never shows (created and deleted before it looked) is not
 // served for ever.
 func TestAnOldWriteIsDropped(t *testing.T) {
 	c, _, clk := setup(t)
-	if err := c.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, c)
 	clk.SetTime(clk.Now().Add(maxAge + time.Second))
-	if got := get(t, c); got != "not found" {
-		t.Fatalf("%s after the cache missed it for %s: %s; want the cache's answer", k.Name, maxAge, got)
-	}
+	expect(t, c, "not found", "after the cache missed it for longer than maxAge")
 }

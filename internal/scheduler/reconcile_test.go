@@ -70,14 +70,20 @@ func (x *schedSuite) reconcile(t *testing.T) ctrl.Result {
 	return res
 }
 
-func TestClaimThenBind(t *testing.T) {
-	x := newSchedSuite(t, time.Second)
+// claimOne reconciles the pod once and returns the one Sandbox claimed.
+func (x *schedSuite) claimOne(t *testing.T) v1alpha1.Sandbox {
+	t.Helper()
 	x.reconcile(t)
 	list := &v1alpha1.SandboxList{}
 	if err := x.c.List(context.Background(), list); err != nil || len(list.Items) != 1 {
 		t.Fatalf("sandboxes %v, %v; want one claim", list.Items, err)
 	}
-	sb := list.Items[0]
+	return list.Items[0]
+}
+
+func TestClaimThenBind(t *testing.T) {
+	x := newSchedSuite(t, time.Second)
+	sb := x.claimOne(t)
 	if sb.Name != "ip-192-168-0-4" || sb.Spec.Host != "h1" || sb.Spec.CapacityProvisioned != "0.25vCPU 0.5GB" ||
 		sb.Spec.NodeName != "fargate-ip-192-168-0-4.local-1.compute.internal" || sb.Labels[v1alpha1.LabelPodUID] != "uid-1" {
 		t.Errorf("claim %s: %+v", sb.Name, sb.Spec)
@@ -116,12 +122,7 @@ func TestClaimThenBind(t *testing.T) {
 // does not bind it again, which the API server would refuse (409).
 func TestBindsOnce(t *testing.T) {
 	x := newSchedSuite(t, time.Second)
-	x.reconcile(t)
-	list := &v1alpha1.SandboxList{}
-	if err := x.c.List(context.Background(), list); err != nil || len(list.Items) != 1 {
-		t.Fatalf("sandboxes %v, %v; want one claim", list.Items, err)
-	}
-	sb := list.Items[0]
+	sb := x.claimOne(t)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName, Labels: map[string]string{v1alpha1.LabelSandbox: sb.Name}},
 		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
 	if err := x.c.Create(context.Background(), node); err != nil {
