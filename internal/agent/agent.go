@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 		network = cni.NewDataplane(cfg.HostName, filepath.Join(cfg.DataDir, "network"))
 	}
 	a := &Agent{cfg: cfg}
-	rec := &fargate.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("kubelet"), Runtime: cfg.Runtime,
+	rec := &fargate.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("kubelet"), Runtime: cfg.Runtime,
 		Network: network, Clock: cfg.Clock, Host: cfg.HostName, Region: cfg.Region, KubeletVersion: cfg.KubeletVersion, Workers: cfg.Workers}
 	pods, err := podworker.New(ctx, podworker.Config{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: rec.Recorder,
 		Runtime: cfg.Runtime, Clock: cfg.Clock, DNS: dns.Config{ClusterDNS: cfg.ClusterDNS, Region: cfg.Region},

@@ -54,7 +54,10 @@ type NodeEndpoints interface {
 
 // Reconciler runs the Sandboxes of one host.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads uncached, for what the cache may not show yet (another
+	// process's write); nil: Client.
+	Reader   client.Reader
 	Recorder record.EventRecorder
 	Runtime  runtime.Runtime
 	Network  Network

@@ -59,7 +59,8 @@ func (n *recNetwork) Sandboxes() ([]string, error) {
 
 type suite struct {
 	t     *testing.T
-	c     client.Client
+	c     client.Client // as the reconciler's cached client sees the API
+	api   client.Client // the API itself (the uncached reader)
 	rt    *fakeruntime.Runtime
 	net   *recNetwork
 	clock *clocktesting.FakeClock
@@ -77,11 +78,11 @@ func newSuite(t *testing.T, objs ...client.Object) *suite {
 
 // newSuiteWith puts funcs between the reconciler and the fake API server.
 func newSuiteWith(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *suite {
-	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
+	raw := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
 		WithStatusSubresource(&v1alpha1.Sandbox{}, &corev1.Pod{}, &corev1.Node{}).
 		WithIndex(&corev1.Pod{}, nodeNameField, indexNodeName).
-		WithIndex(&v1alpha1.Sandbox{}, sandboxNodeField, indexSandboxNode).WithInterceptorFuncs(funcs).Build()
-	s := &suite{t: t, c: c, rt: fakeruntime.New(), net: &recNetwork{up: map[string]string{}},
+		WithIndex(&v1alpha1.Sandbox{}, sandboxNodeField, indexSandboxNode).Build()
+	s := &suite{t: t, c: interceptor.NewClient(raw, funcs), api: raw, rt: fakeruntime.New(), net: &recNetwork{up: map[string]string{}},
 		clock: clocktesting.NewFakeClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))}
 	s.r = s.reconciler()
 	return s
@@ -97,7 +98,7 @@ func (s *suite) reconciler() *Reconciler {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return &Reconciler{Client: s.c, Recorder: rec, Runtime: s.rt, Network: s.net, Pods: pods, Clock: s.clock,
+	return &Reconciler{Client: s.c, Reader: s.api, Recorder: rec, Runtime: s.rt, Network: s.net, Pods: pods, Clock: s.clock,
 		Host: host, Region: "local-1", KubeletVersion: "v1.37.2"}
 }
 
@@ -332,6 +333,27 @@ func TestLostNodeIsRegisteredAgain(t *testing.T) {
 	}
 	if err := s.c.Get(context.Background(), client.ObjectKey{Name: node}, &corev1.Node{}); err != nil {
 		t.Errorf("deleted node not registered again: %v", err)
+	}
+}
+
+// A node of this sandbox that an earlier agent process created, which this
+// process's cache does not show yet, is adopted, not an error.
+func TestRegisterAdoptsItsNodeTheCacheMisses(t *testing.T) {
+	sb, pod := objects()
+	mine := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{v1alpha1.LabelSandbox: sb.Name}}}
+	cacheMisses := interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+		if _, ok := o.(*corev1.Node); ok {
+			return apierrors.NewNotFound(corev1.Resource("nodes"), k.Name)
+		}
+		return c.Get(ctx, k, o, opts...)
+	}}
+	s := newSuiteWith(t, cacheMisses, sb, pod, mine, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	if err := s.reconcile(); err != nil {
+		t.Fatalf("registering beside its own node the cache misses: %v", err)
+	}
+	got := &v1alpha1.Sandbox{}
+	if err := s.api.Get(context.Background(), client.ObjectKeyFromObject(sb), got); err != nil || !done(got, v1alpha1.SandboxRegistered) {
+		t.Errorf("sandbox %v registered %v; want registered", err, done(got, v1alpha1.SandboxRegistered))
 	}
 }
 

@@ -131,7 +131,12 @@ func (r *Reconciler) registerNode(ctx context.Context, sb *v1alpha1.Sandbox) err
 	}
 	node := r.nodeFor(sb, version)
 	if err := r.Client.Create(ctx, node); apierrors.IsAlreadyExists(err) {
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(node), node)
+		if apierrors.IsNotFound(err) && r.Reader != nil {
+			// Created by an earlier agent process, not yet in this one's cache.
+			err = r.Reader.Get(ctx, client.ObjectKeyFromObject(node), node)
+		}
+		if err != nil {
 			return fmt.Errorf("reading node %s: %w", node.Name, err)
 		}
 		if node.Labels[v1alpha1.LabelSandbox] != sb.Name {
