@@ -56,7 +56,7 @@ type NodeEndpoints interface {
 type Reconciler struct {
 	Client client.Client
 	// Reader reads uncached, for what the cache may not show yet (another
-	// process's write); nil: Client.
+	// process's write); nil: the cache's answer stands.
 	Reader   client.Reader
 	Recorder record.EventRecorder
 	Runtime  runtime.Runtime
