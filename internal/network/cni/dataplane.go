@@ -40,7 +40,7 @@ type record struct {
 func (d *Dataplane) name(id string) string { return d.Prefix + id }
 
 // NetnsPath is where sandbox id's network namespace is pinned.
-func (d *Dataplane) NetnsPath(id string) string { return filepath.Join("/run/netns", d.name(id)) }
+func (d *Dataplane) NetnsPath(id string) string { return filepath.Join(netns.Dir, d.name(id)) }
 
 func (d *Dataplane) recordPath(id string) string {
 	return filepath.Join(d.Dir, "sandboxes", id+".json")
@@ -61,12 +61,8 @@ func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net
 	if err := os.WriteFile(d.recordPath(id), data, 0o600); err != nil {
 		return "", fmt.Errorf("recording the network of sandbox %s: %w", id, err)
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := netns.Create(d.name(id)); err != nil {
-			return "", err
-		}
-	} else if err := netns.LoopbackUp(path); err != nil {
-		return "", fmt.Errorf("bringing up loopback: %w", err)
+	if _, err := netns.Ensure(d.name(id)); err != nil {
+		return "", err
 	}
 	if rec.IP == "" {
 		return path, nil // no VPC address: loopback only
@@ -88,6 +84,9 @@ func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net
 // Teardown detaches and deletes sandbox id's netns; a missing one is fine.
 func (d *Dataplane) Teardown(ctx context.Context, id string) error {
 	var errs []error
+	if err := netns.DropStale(d.NetnsPath(id)); err != nil {
+		errs = append(errs, err)
+	}
 	data, err := os.ReadFile(d.recordPath(id))
 	if err == nil {
 		rec := record{}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +81,34 @@ func TestSetupAfterHalfMadeAttach(t *testing.T) {
 	out, err := exec.Command("ip", "-n", dp.name(id), "-4", "addr", "show", "eth0").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "192.168.201.7") {
 		t.Errorf("eth0 in the sandbox: %v %s", err, out)
+	}
+}
+
+// A sandbox whose namespace creation was cut off before its bind mount (an
+// empty file where the namespace should be) is torn down like any other.
+func TestTeardownOfACutOffNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	dp := NewDataplane("dp-cut", t.TempDir())
+	const id = "ip-192-168-202-7"
+	t.Cleanup(func() { _ = os.Remove(dp.NetnsPath(id)) })
+	if err := os.MkdirAll(filepath.Dir(dp.recordPath(id)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dp.recordPath(id), []byte(`{"ip":"192.168.202.7","subnet":"192.168.202.0/24"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dp.NetnsPath(id), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.Teardown(ctx, id); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	for _, p := range []string{dp.NetnsPath(id), dp.recordPath(id)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there after teardown: %v", p, err)
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package netns
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -9,11 +12,15 @@ import (
 
 // Create makes the named network namespace /run/netns/<name>, as `ip netns add`
 // does, with its loopback up: in-process, since an `ip` process per sandbox
-// (two, with the loopback) was a measurable share of a pod's start.
+// (two, with the loopback) was a measurable share of a pod's start. A failed
+// bind mount leaves no file behind (NewNamed would).
 func Create(name string) error {
 	err := onThread(func() error {
 		created, err := netns.NewNamed(name) // moves this thread into it
 		if err != nil {
+			if !errors.Is(err, os.ErrExist) {
+				_ = removeStale(filepath.Join(Dir, name))
+			}
 			return err
 		}
 		defer created.Close()
