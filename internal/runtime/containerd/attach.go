@@ -25,7 +25,7 @@ func (r *Runtime) Attach(ctx context.Context, sandboxID, name string, s runtime.
 	if err != nil {
 		return err
 	}
-	v, ok := attached.Load(r.socket + "|" + task.ID())
+	v, ok := attached.Load(r.logKey(task.ID()))
 	if !ok {
 		return fmt.Errorf("attach to container %s: its output is not read by this agent", name)
 	}

@@ -232,10 +232,13 @@ func (r *Runtime) removeFifos(sandboxID, containerID string) {
 	}
 }
 
+// logKey is container id's key in attached.
+func (r *Runtime) logKey(containerID string) string { return r.socket + "|" + containerID }
+
 // follow records that task's output is read here, and closes its log once the
 // task has exited and its output is drained.
 func (r *Runtime) follow(containerID string, l *logIO) {
-	key := r.socket + "|" + containerID
+	key := r.logKey(containerID)
 	attached.Store(key, l)
 	go func() {
 		l.io.Wait()
@@ -258,7 +261,7 @@ func (r *Runtime) attachLogs(ctx context.Context) error {
 		return fmt.Errorf("listing containers: %w", err)
 	}
 	for _, c := range list {
-		if _, ok := attached.Load(r.socket + "|" + c.ID()); ok {
+		if _, ok := attached.Load(r.logKey(c.ID())); ok {
 			continue
 		}
 		if err := r.attachLog(ctx, c); err != nil {
@@ -307,7 +310,7 @@ func (r *Runtime) attachLog(ctx context.Context, c containerd.Container) error {
 // detachLogs stops reading the output of this runtime's tasks (at Close): the
 // fifos stay, so the next runtime attaches again.
 func (r *Runtime) detachLogs() {
-	prefix := r.socket + "|"
+	prefix := r.logKey("")
 	attached.Range(func(k, v any) bool {
 		if key := k.(string); len(key) > len(prefix) && key[:len(prefix)] == prefix {
 			l := v.(*logIO)
