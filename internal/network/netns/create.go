@@ -19,7 +19,7 @@ func Create(name string) error {
 		created, err := netns.NewNamed(name) // moves this thread into it
 		if err != nil {
 			if !errors.Is(err, os.ErrExist) {
-				_ = removeStale(filepath.Join(Dir, name))
+				_ = DropStale(filepath.Join(Dir, name)) // never a namespace made before
 			}
 			return err
 		}
