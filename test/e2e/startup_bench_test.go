@@ -124,6 +124,7 @@ func BenchmarkStartup(b *testing.B) {
 			startPods(b, c, ns, ref, "warm", 1) // pulls the image: every round after starts from the cache
 			deletePods(b, c, ns)
 		}
+		settle(b, dataDir)
 		for _, n := range rounds {
 			if n == rounds[len(rounds)-1] {
 				time.Sleep(5 * time.Second)
@@ -140,10 +141,12 @@ func BenchmarkStartup(b *testing.B) {
 				running[n], ready[n] = append(running[n], r...), append(ready[n], rd...)
 			}
 			deletePods(b, c, "bench")
+			settle(b, dataDir)
 			// The same batch on the node group's kubelet, in the same run.
 			r, rd := startPods(b, c, "bench-ng", ref, fmt.Sprintf("n%d", n), n)
 			ngRunning[n], ngReady[n] = append(ngRunning[n], r...), append(ngReady[n], rd...)
 			deletePods(b, c, "bench-ng")
+			settle(b, dataDir)
 		}
 		nodeAfter = append(nodeAfter, float64(nodeMem(b, dataDir))/(1<<20))
 		floor = append(floor, ctrRun(b, dataDir, ref, 5)...)
@@ -268,6 +271,18 @@ func deletePods(b testing.TB, c kubernetes.Interface, ns string) {
 		nodes, err2 := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "eks.amazonaws.com/compute-type=fargate"})
 		return err1 == nil && err2 == nil && len(pods.Items) == 0 && len(nodes.Items) == 0
 	})
+}
+
+// settle waits until the last batch is torn down on the host, so that no batch
+// pays for the one before: the API server forgets a pod with no grace period at
+// once, while its kubelet (or fargo's agent) is still stopping its containers.
+// Every shim under dataDir gone (fargo's containerd and the node's) is the sign;
+// a second after it lets the last deletes settle.
+func settle(b *testing.B, dataDir string) {
+	harness.Eventually(b, 2*time.Minute, "every container under "+dataDir+" torn down", func() bool {
+		return exec.Command("pgrep", "-f", "containerd-shim.*"+dataDir).Run() != nil
+	})
+	time.Sleep(time.Second)
 }
 
 // ctrRun times `ctr run --rm` of image (already pulled) on fargo's containerd,
