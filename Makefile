@@ -29,6 +29,7 @@ deps:
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/fargo ./cmd/fargo
 	@ln -sf fargo bin/kubectl
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o bin/coredns ./cmd/coredns
 
 # bin/etcd is upstream etcd for the --etcd-servers tests (Debian's 3.4 is too old).
 bin/etcd: go.mod go.sum test/tools/etcd/main.go

@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/fargo-dev/fargo/internal/airgap"
 	"github.com/fargo-dev/fargo/internal/runtime/containerd"
 )
 
@@ -35,6 +36,9 @@ type Cluster struct {
 	// Token is a bootstrap token (BootstrapToken) for nodes without a client
 	// certificate yet.
 	Token string
+	// Images are put into every node's containerd besides the pause image (the
+	// cluster DNS image), as k3s imports its air-gap images.
+	Images []airgap.Image
 }
 
 // Node is one running node: its containerd and its kubelet, both kept running.
@@ -74,7 +78,7 @@ func Start(ctx context.Context, c *Cluster, spec Spec) (*Node, error) {
 		return nil, fmt.Errorf("node %s: %w", spec.Name, err)
 	}
 	n.containerd = d
-	if err := importPause(ctx, d.Socket); err != nil {
+	if err := airgap.Import(ctx, d.Socket, criNamespace, append([]airgap.Image{pause()}, n.c.Images...)...); err != nil {
 		_ = d.Stop()
 		return nil, fmt.Errorf("node %s: %w", spec.Name, err)
 	}

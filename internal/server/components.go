@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fargo-dev/fargo/internal/agent"
+	"github.com/fargo-dev/fargo/internal/airgap"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
 	"github.com/fargo-dev/fargo/internal/nodegroup"
@@ -44,6 +45,8 @@ type started struct {
 	kube  kubernetes.Interface
 	// nodesBlocked says why this machine runs no node groups' nodes.
 	nodesBlocked string
+	// dnsImage is the cluster DNS image (nil: no cluster DNS).
+	dnsImage *airgap.Image
 }
 
 func (s *started) components() []component {
@@ -60,6 +63,7 @@ func (s *started) components() []component {
 			return "", createProfiles(ctx, s.ctrls.client, s.pc, s.o.profiles(s.cluster), func(name, state string) { s.progress("Fargate profile "+name, state) })
 		}},
 		{"node groups", s.startNodeGroups},
+		{"cluster DNS", s.startDNS},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/airgap"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/nodegroup"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
@@ -48,12 +49,20 @@ func (s *started) newNodeGroups(ctx context.Context) error {
 		return err
 	}
 	m, err := nodegroup.NewManager(&nodegroup.Cluster{DataDir: s.cfg.DataDir, LogDir: s.cfg.LogDir, APIServer: s.cp.Endpoint,
-		CA: s.cp.CA, CAKey: s.cp.CAKey, DNS: s.cluster.ClusterDNS(), Fargo: self, Token: token}, s.cluster.Metadata.Region)
+		CA: s.cp.CA, CAKey: s.cp.CAKey, DNS: s.cluster.ClusterDNS(), Fargo: self, Token: token, Images: s.nodeImages()}, s.cluster.Metadata.Region)
 	if err != nil {
 		return err
 	}
 	s.nodes, s.kube = m, kube
 	return nil
+}
+
+// nodeImages are the images every node carries besides its pause image.
+func (s *started) nodeImages() []airgap.Image {
+	if s.dnsImage == nil {
+		return nil
+	}
+	return []airgap.Image{*s.dnsImage}
 }
 
 func (s *started) nodeGroupsBlocked() string {

@@ -50,6 +50,11 @@ type Options struct {
 	WithoutNodeGroup bool
 	Placement        string
 	Host             agent.Options
+	// CoreDNSBinary is the cluster DNS image's binary ("": beside fargo);
+	// DNSUpstream the resolvers CoreDNS forwards other names to.
+	CoreDNSBinary string
+	DNSUpstream   []string
+	WithoutDNS    bool
 
 	LogDir    string
 	Verbosity int
@@ -91,6 +96,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Fargate, "fargate", false, "create the Fargate profile fp-default for the namespaces default and kube-system, and no default node group, as eksctl create cluster --fargate does")
 	fs.BoolVar(&o.WithoutNodeGroup, "without-nodegroup", false, "without --config, create no node group (by default the cluster has one of two m5.large nodes, as eksctl create cluster gives)")
 	fs.StringVar(&o.Placement, "placement", string(scheduler.Spread), "how the fargate-scheduler chooses among hosts with room for a sandbox: spread (the host with the most room left) or binpack (the fullest host that fits)")
+	fs.StringVar(&o.CoreDNSBinary, "coredns-binary", "", "CoreDNS binary the cluster DNS image is built from (default: coredns beside the fargo binary, as make build puts it)")
+	fs.StringSliceVar(&o.DNSUpstream, "dns-upstream", nil, "resolvers (ip or ip:port, comma-separated) the cluster DNS forwards names outside the cluster to, written into a new coredns ConfigMap (default: the resolv.conf of the node CoreDNS runs on, as on EKS)")
+	fs.BoolVar(&o.WithoutDNS, "without-dns", false, "deploy no cluster DNS (CoreDNS in kube-system)")
 	o.Host.AddFlags(fs, "no built-in agent: run `fargo agent` on other machines")
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof for the whole server at /debug/pprof on the API port (admin credentials), e.g. kubectl get --raw '/debug/pprof/profile?seconds=10'")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")

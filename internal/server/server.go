@@ -90,6 +90,7 @@ func Run(o *Options, out io.Writer) error {
 	defer stopAPI()
 	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: cluster.ProfileCluster(o.AccountID), placement: placement,
 		host: hostCfg, apiCtx: apiCtx, apiFailed: make(chan error, 1), progress: progress, out: out}
+	st.prepareDNS()
 	if err := st.newNodeGroups(ctx); err != nil {
 		cp.Stop(stopTimeout)
 		return err

@@ -107,10 +107,12 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 		"--scheduler-port", strconv.Itoa(FreePort(t)),
 		"--webhook-port", strconv.Itoa(FreePort(t)),
 		"--eks-api-port", strconv.Itoa(FreePort(t)),
-		// Tests bring their own hosts (RunTestHost, or --runtime fake), and
-		// node groups only where they say so (--config).
+		// Tests bring their own hosts (RunTestHost, or --runtime fake), node
+		// groups only where they say so (--config), cluster DNS only where
+		// they drop --without-dns.
 		"--runtime", "none",
 		"--without-nodegroup",
+		"--without-dns",
 	}
 }
 

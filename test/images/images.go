@@ -4,30 +4,26 @@
 package images
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
-	goruntime "runtime"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fargo-dev/fargo/internal/airgap"
 )
 
 // BusyboxPath is Debian's busybox-static binary.
 const BusyboxPath = "/bin/busybox"
 
 // busyboxApplets get a /bin link each.
-var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nc", "true", "false", "httpd", "ip", "free", "id", "stat", "grep", "tar"}
+var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nslookup", "nc", "true", "false", "httpd", "ip", "free", "id", "stat", "grep", "tar"}
 
 // Busybox is an image of Debian's busybox-static: /bin/busybox, links for common
 // applets, /tmp; default command sh.
@@ -46,12 +42,7 @@ func Busybox() (v1.Image, error) {
 }
 
 // rootfs is an image's single layer, built in memory.
-type rootfs []entry
-
-type entry struct {
-	hdr  tar.Header
-	data []byte
-}
+type rootfs []airgap.File
 
 func (r *rootfs) dir(names ...string) {
 	for _, n := range names {
@@ -59,51 +50,21 @@ func (r *rootfs) dir(names ...string) {
 		if n == "tmp" {
 			mode = 0o1777
 		}
-		*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: n + "/", Mode: mode}})
+		*r = append(*r, airgap.File{Name: n + "/", Mode: mode})
 	}
 }
 
 func (r *rootfs) file(name string, data []byte, mode int64) {
-	*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}, data: data})
+	*r = append(*r, airgap.File{Name: name, Mode: mode, Data: data})
 }
 
 func (r *rootfs) link(name, target string) {
-	*r = append(*r, entry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}})
+	*r = append(*r, airgap.File{Name: name, Mode: 0o777, Link: target})
 }
 
-// image writes the layer and sets the config: linux on this machine's arch, cmd
-// and env.
+// image is the layer, linux on this machine's arch, with cmd and env.
 func (r rootfs) image(cmd []string, env ...string) (v1.Image, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range r {
-		if err := tw.WriteHeader(&e.hdr); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		return nil, fmt.Errorf("building layer: %w", err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", goruntime.GOARCH
-	cfg.Config.Cmd, cfg.Config.Env = cmd, env
-	return mutate.ConfigFile(img, cfg)
+	return airgap.SingleLayer(r, func(c *v1.Config) { c.Cmd, c.Env = cmd, env })
 }
 
 // StartRegistry serves an empty in-memory registry on 127.0.0.1 until the test

@@ -95,6 +95,10 @@ func New(socket, dir, host string) (*Runtime, error) {
 	return r, nil
 }
 
+// Socket is the containerd's address, for importing images fargo builds
+// (internal/airgap) into namespace Namespace.
+func (r *Runtime) Socket() string { return r.socket }
+
 func (r *Runtime) ctx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, Namespace)
 }

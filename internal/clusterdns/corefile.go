@@ -1,0 +1,33 @@
+package clusterdns
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Corefile is EKS's Corefile for the cluster domain cluster.local, forwarding
+// to c.Upstream when set.
+func (c Config) Corefile() string {
+	upstream := "/etc/resolv.conf"
+	if len(c.Upstream) > 0 {
+		upstream = strings.Join(c.Upstream, " ")
+	}
+	return fmt.Sprintf(`.:53 {
+    errors
+    health {
+        lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    prometheus :9153
+    forward . %s
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+`, upstream)
+}

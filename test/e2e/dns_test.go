@@ -1,0 +1,223 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+// dnsConfig is a mixed cluster: one node-group node in the subnet's first
+// share, a Fargate profile for namespace fg.
+const dnsConfig = `apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: dns, region: ap-southeast-1}
+vpc:
+  subnets:
+    private:
+      ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
+managedNodeGroups:
+  - name: ng
+    instanceType: m5.large
+    desiredCapacity: 1
+fargateProfiles:
+  - name: fp-fg
+    selectors:
+      - namespace: fg
+`
+
+// subnetRouter is the subnet's router, the host end of every pod's veth: a
+// resolver the test runs on the host answers there, so that no query leaves
+// the machine.
+const subnetRouter = "192.168.96.1"
+
+// upstream answers upstream.test. with 192.0.2.7 and everything else with
+// NXDOMAIN, on UDP port it returns, on every host address.
+func upstream(t *testing.T) int {
+	pc, err := net.ListenPacket("udp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Name == "upstream.test." && q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR("upstream.test. 30 IN A 192.0.2.7")
+			m.Answer = append(m.Answer, rr)
+		} else if len(q.Question) == 1 && q.Question[0].Name != "upstream.test." {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// withoutFlag is args without flag (one without a value).
+func withoutFlag(args []string, flag string) []string {
+	var out []string
+	for _, a := range args {
+		if a != flag {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Cluster DNS as EKS ships it, on the node group: Fargate and node-group pods
+// resolve Services, headless Services and pod A records, reach a Service on
+// the other kind of node by name, see a new Service within seconds, and have
+// other names forwarded upstream.
+func TestClusterDNS(t *testing.T) {
+	requireRoot(t)
+	img, err := images.Busybox()
+	busybox := images.Serve(t, "busybox", img, err)
+	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
+	nginx := images.Serve(t, "nginx", img, err)
+	port := upstream(t)
+
+	dataDir, cfg := clusterDir(t, "fargo-dns-", dnsConfig)
+	args := append(withoutFlag(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
+		"--host-name", "dns", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
+	s := harness.StartServerWith(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
+			logs, _ := s.TryKubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail", "20")
+			t.Logf("%s\ncoredns:\n%s\nserver output:\n%s", out, logs, tail(s.Output(), 30))
+		}
+	})
+	if out := s.Output(); !strings.Contains(out, "CoreDNS kube-system/coredns on the node groups, Service kube-dns at 10.100.0.10") {
+		t.Errorf("start-up output does not say where the cluster DNS runs:\n%s", out)
+	}
+	harness.Eventually(t, 2*time.Minute, "coredns 2/2 available", func() bool {
+		out, _ := s.TryKubectl("get", "deployment", "coredns", "-n", "kube-system", "-o", "jsonpath={.status.availableReplicas}")
+		return out == "2"
+	})
+	if out := s.Kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}"); strings.Contains(out, "fargate-") || strings.Count(out, "ip-192-168-") != 2 {
+		t.Errorf("CoreDNS pods on %q, want both on the node group", out)
+	}
+	if out := s.Kubectl("get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}"); out != "10.100.0.10" {
+		t.Errorf("kube-dns at %s, want 10.100.0.10", out)
+	}
+
+	for _, ns := range []string{"demo", "fg"} {
+		s.Kubectl("create", "namespace", ns)
+		harness.Eventually(t, 30*time.Second, "service account in "+ns, func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+		s.CreateManifest(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"nginx","namespace":"` + ns + `"},
+"spec":{"replicas":1,"selector":{"matchLabels":{"app":"nginx"}},"template":{"metadata":{"labels":{"app":"nginx"}},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"nginx","image":"` + nginx + `","ports":[{"containerPort":80}]}]}}}}`)
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"nginx","namespace":"` + ns + `"},"spec":{"selector":{"app":"nginx"},"ports":[{"port":80}]}}`)
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"nginx-headless","namespace":"` + ns + `"},"spec":{"clusterIP":"None","selector":{"app":"nginx"},"ports":[{"port":80}]}}`)
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"client","namespace":"` + ns + `"},
+"spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"c","image":"` + busybox + `","command":["sleep","3600"]}]}}`)
+	}
+	for _, ns := range []string{"demo", "fg"} {
+		s.Kubectl("wait", "-n", ns, "--for=condition=Ready", "pod", "--all", "--timeout=2m")
+	}
+	if node := s.Kubectl("get", "pod", "client", "-n", "fg", "-o", "jsonpath={.spec.nodeName}"); !strings.HasPrefix(node, "fargate-ip-") {
+		t.Fatalf("fg/client on %s, not Fargate", node)
+	}
+
+	for _, c := range []struct{ from, to string }{{"fg", "demo"}, {"demo", "fg"}} {
+		svcIP := s.Kubectl("get", "service", "nginx", "-n", c.to, "-o", "jsonpath={.spec.clusterIP}")
+		podIP := s.Kubectl("get", "pods", "-n", c.to, "-l", "app=nginx", "-o", "jsonpath={.items[0].status.podIP}")
+		exec := func(cmd ...string) (string, error) {
+			return s.TryKubectl(append([]string{"exec", "-n", c.from, "client", "--"}, cmd...)...)
+		}
+		// busybox's nslookup asks for the name as given (no search path);
+		// wget resolves through the search path, as applications do.
+		checks := []struct {
+			what string
+			cmd  []string
+			want string
+		}{
+			{"a Service", []string{"nslookup", "nginx." + c.to + ".svc.cluster.local"}, svcIP},
+			{"a headless Service's pod", []string{"nslookup", "nginx-headless." + c.to + ".svc.cluster.local"}, podIP},
+			{"a pod A record", []string{"nslookup", strings.ReplaceAll(podIP, ".", "-") + "." + c.to + ".pod.cluster.local"}, podIP},
+			{"a name outside the cluster, forwarded", []string{"nslookup", "upstream.test"}, "192.0.2.7"},
+			{"nginx on the other kind of node, by name", []string{"wget", "-qO-", "http://nginx." + c.to}, "nginx"},
+		}
+		for _, ch := range checks {
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+				out, err := exec(ch.cmd...)
+				if err == nil && strings.Contains(out, ch.want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("from %s, %s (%s): want %s in the output, got %v:\n%s", c.from, ch.what, strings.Join(ch.cmd, " "), ch.want, err, out)
+				}
+			}
+		}
+	}
+
+	// A Service made now resolves within seconds (CoreDNS watches the API).
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"late","namespace":"demo"},"spec":{"selector":{"app":"nginx"},"ports":[{"port":8080,"targetPort":80}]}}`)
+	lateIP := s.Kubectl("get", "service", "late", "-n", "demo", "-o", "jsonpath={.spec.clusterIP}")
+	start := time.Now()
+	harness.Eventually(t, 10*time.Second, "a new Service resolving", func() bool {
+		out, err := s.TryKubectl("exec", "-n", "fg", "client", "--", "nslookup", "late.demo.svc.cluster.local")
+		return err == nil && strings.Contains(out, lateIP)
+	})
+	t.Logf("a new Service resolved after %.1f s", time.Since(start).Seconds())
+}
+
+// With `--fargate` (profile fp-default for default and kube-system, as eksctl
+// create cluster --fargate makes) CoreDNS runs on Fargate, annotated
+// compute-type: fargate as eksctl patches it, and answers a Fargate pod.
+func TestClusterDNSOnFargate(t *testing.T) {
+	requireRoot(t)
+	img, err := images.Busybox()
+	busybox := images.Serve(t, "busybox", img, err)
+	port := upstream(t)
+	dataDir, cfg := clusterDir(t, "fargo-dnsfg-", `apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: dnsfg, region: ap-southeast-1}
+vpc:
+  subnets:
+    private:
+      ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
+`)
+	args := append(withoutFlag(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--fargate", "--runtime", "containerd",
+		"--host-name", "dnsfg", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
+	s := harness.StartServerWith(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
+			ev, _ := s.TryKubectl("get", "events", "-n", "kube-system")
+			t.Logf("%s\n%s\nserver output:\n%s", out, ev, tail(s.Output(), 30))
+		}
+	})
+	if out := s.Output(); !strings.Contains(out, "CoreDNS kube-system/coredns on Fargate (profile fp-default)") {
+		t.Errorf("start-up output does not say CoreDNS runs on Fargate:\n%s", out)
+	}
+	harness.Eventually(t, 2*time.Minute, "coredns 2/2 available", func() bool {
+		out, _ := s.TryKubectl("get", "deployment", "coredns", "-n", "kube-system", "-o", "jsonpath={.status.availableReplicas}")
+		return out == "2"
+	})
+	out := s.Kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o",
+		`jsonpath={range .items[*]}{.spec.nodeName} {.metadata.annotations.CapacityProvisioned}{"\n"}{end}`)
+	if strings.Count(out, "fargate-ip-") != 2 || strings.Count(out, "0.25vCPU 0.5GB") != 2 {
+		t.Errorf("CoreDNS pods: %q, want both on Fargate nodes at 0.25vCPU 0.5GB", out)
+	}
+	if got := s.Kubectl("get", "deployment", "coredns", "-n", "kube-system", "-o", `jsonpath={.spec.template.metadata.annotations.eks\.amazonaws\.com/compute-type}`); got != "fargate" {
+		t.Errorf("compute-type annotation %q, want fargate", got)
+	}
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"client","namespace":"default"},
+"spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"c","image":"` + busybox + `","command":["sleep","3600"]}]}}`)
+	s.Kubectl("wait", "--for=condition=Ready", "pod/client", "--timeout=2m")
+	harness.Eventually(t, 20*time.Second, "kubernetes.default resolving from a Fargate pod", func() bool {
+		out, err := s.TryKubectl("exec", "client", "--", "nslookup", "kubernetes.default.svc.cluster.local")
+		return err == nil && strings.Contains(out, "10.100.0.1")
+	})
+}
