@@ -75,6 +75,31 @@ func (s *started) startDNS(ctx context.Context) (string, error) {
 	where := "on the node groups"
 	if fp != nil {
 		where = "on Fargate (profile " + fp.Name + ")"
+	} else if why, err := s.noNodeForDNS(ctx, c); err != nil {
+		return "", err
+	} else if why != "" {
+		fix := "fargo create nodegroup --cluster " + s.cluster.Metadata.Name + " --name ng-1 --nodes 2"
+		fmt.Fprintf(s.out, "note: CoreDNS has no node to run on (%s), so names in the cluster do not resolve; to fix: %s\n", why, fix)
+		if err := clusterdns.Warn(ctx, c, "NoNodeForCoreDNS", "CoreDNS has no node to run on ("+why+"); to fix: "+fix); err != nil {
+			return "", err
+		}
+		where = "waiting for a node group"
 	}
 	return fmt.Sprintf("CoreDNS %s/%s %s, Service %s at %s", clusterdns.Namespace, clusterdns.Name, where, clusterdns.Service, cfg.Address), nil
+}
+
+// noNodeForDNS says why CoreDNS, bound for the node groups, has none to run
+// on, or "".
+func (s *started) noNodeForDNS(ctx context.Context, c client.Client) (string, error) {
+	var groups v1alpha1.NodeGroupList
+	if err := c.List(ctx, &groups); err != nil {
+		return "", fmt.Errorf("listing node groups: %w", err)
+	}
+	switch {
+	case len(groups.Items) == 0:
+		return "the cluster has no node group and no Fargate profile selects it", nil
+	case s.nodesBlocked != "":
+		return "node groups do not run here: " + s.nodesBlocked, nil
+	}
+	return "", nil
 }
