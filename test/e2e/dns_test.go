@@ -63,17 +63,6 @@ func upstream(t *testing.T) int {
 	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
-// withoutFlag is args without flag (one without a value).
-func withoutFlag(args []string, flag string) []string {
-	var out []string
-	for _, a := range args {
-		if a != flag {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // Cluster DNS as EKS ships it, on the node group: Fargate and node-group pods
 // resolve Services, headless Services and pod A records, reach a Service on
 // the other kind of node by name, see a new Service within seconds, and have
@@ -87,7 +76,7 @@ func TestClusterDNS(t *testing.T) {
 	port := upstream(t)
 
 	dataDir, cfg := clusterDir(t, "fargo-dns-", dnsConfig)
-	args := append(withoutFlag(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
+	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
 		"--host-name", "dns", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {
@@ -188,7 +177,7 @@ vpc:
     private:
       ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
 `)
-	args := append(withoutFlag(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--fargate", "--runtime", "containerd",
+	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--fargate", "--runtime", "containerd",
 		"--host-name", "dnsfg", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {

@@ -116,6 +116,18 @@ func ServerArgs(t testing.TB, dataDir string) []string {
 	}
 }
 
+// Without is args without flag (one that takes no value), e.g. ServerArgs
+// without --without-dns.
+func Without(args []string, flag string) []string {
+	var out []string
+	for _, a := range args {
+		if a != flag {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // ArgValue returns the value following flag in args, or "".
 func ArgValue(args []string, flag string) string {
 	for i := 0; i+1 < len(args); i++ {

@@ -10,22 +10,11 @@ import (
 	"github.com/fargo-dev/fargo/test/harness"
 )
 
-// withoutFlag is args without flag (one without a value).
-func withoutFlag(args []string, flag string) []string {
-	var out []string
-	for _, a := range args {
-		if a != flag {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // A cluster with neither a node group nor a profile for CoreDNS still gets
 // EKS's cluster DNS objects, and the server says, in its output and in an
 // event on the Deployment, that CoreDNS has nowhere to run and what fixes it.
 func TestClusterDNSWithNoNodeSaysSo(t *testing.T) {
-	s := harness.StartServerWith(t, withoutFlag(harness.ServerArgs(t, t.TempDir()), "--without-dns"))
+	s := harness.StartServerWith(t, harness.Without(harness.ServerArgs(t, t.TempDir()), "--without-dns"))
 	fix := "to fix: fargo create nodegroup --cluster fargo --name ng-1 --nodes 2"
 	if out := s.Output(); !strings.Contains(out, "note: CoreDNS has no node to run on (the cluster has no node group and no Fargate profile selects it)") || !strings.Contains(out, fix) {
 		t.Errorf("start-up output does not say CoreDNS cannot run, with the fix:\n%s", out)
