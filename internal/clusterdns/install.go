@@ -6,19 +6,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // fieldOwner is the field manager of what fargo applies.
 const fieldOwner = "fargo"
-
-// objectWithKind is an object with the type it is applied as (server-side
-// apply needs it on the object).
-type objectWithKind struct {
-	apiVersion, kind string
-	obj              client.Object
-}
 
 // Install applies the service account, RBAC and Service as c says, creates the
 // ConfigMap and the Deployment when missing, and otherwise only brings the
@@ -27,9 +20,14 @@ type objectWithKind struct {
 // stay as they are.
 func Install(ctx context.Context, cl client.Client, c Config) error {
 	for _, o := range c.owned() {
-		o.obj.GetObjectKind().SetGroupVersionKind(gvk(o.apiVersion, o.kind))
-		if err := cl.Patch(ctx, o.obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying %s %s: %w", o.kind, o.obj.GetName(), err)
+		// Server-side apply needs the type on the object; the scheme knows it.
+		gvk, err := apiutil.GVKForObject(o, cl.Scheme())
+		if err != nil {
+			return fmt.Errorf("applying %s: %w", o.GetName(), err)
+		}
+		o.GetObjectKind().SetGroupVersionKind(gvk)
+		if err := cl.Patch(ctx, o, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("applying %s %s: %w", gvk.Kind, o.GetName(), err)
 		}
 	}
 	if err := cl.Create(ctx, c.configMap()); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -67,9 +65,4 @@ func updateImage(ctx context.Context, cl client.Client, image string) error {
 		return fmt.Errorf("updating the image of Deployment %s/%s: %w", Namespace, Name, err)
 	}
 	return nil
-}
-
-func gvk(apiVersion, kind string) schema.GroupVersionKind {
-	gv, _ := schema.ParseGroupVersion(apiVersion)
-	return gv.WithKind(kind)
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -25,21 +26,21 @@ func meta(name string, l map[string]string) metav1.ObjectMeta {
 }
 
 // owned are the objects fargo keeps as they are here on every start.
-func (c Config) owned() []objectWithKind {
-	return []objectWithKind{
-		{"v1", "ServiceAccount", &corev1.ServiceAccount{ObjectMeta: meta(Name, map[string]string{Component: Name})}},
-		{"rbac.authorization.k8s.io/v1", "ClusterRole", &rbacv1.ClusterRole{
+func (c Config) owned() []client.Object {
+	return []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: meta(Name, map[string]string{Component: Name})},
+		&rbacv1.ClusterRole{
 			ObjectMeta: metav1.ObjectMeta{Name: clusterRole, Labels: map[string]string{Component: Name}},
 			Rules: []rbacv1.PolicyRule{
 				{APIGroups: []string{""}, Resources: []string{"endpoints", "services", "pods", "namespaces"}, Verbs: []string{"list", "watch"}},
 				{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}},
 				{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-			}}},
-		{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &rbacv1.ClusterRoleBinding{
+			}},
+		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: clusterRole, Labels: map[string]string{Component: Name}},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterRole},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: Name, Namespace: Namespace}}}},
-		{"v1", "Service", c.service()},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: Name, Namespace: Namespace}}},
+		c.service(),
 	}
 }
 
