@@ -51,7 +51,7 @@ func nodeStub(b *testing.B, c client.WithWatch, name string) (stop func()) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
-				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName},
+				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: sb.Spec.NodeName, Labels: map[string]string{v1alpha1.LabelSandbox: sb.Name}},
 					Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}}}
 				if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
 					return

@@ -120,14 +120,18 @@ func waitPods(b *testing.B, c client.WithWatch, ns string, n int, what string, d
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer w.Stop()
+	defer func() { w.Stop() }()
 	ok := map[string]bool{}
 	timeout := time.After(5 * time.Minute)
 	for len(ok) < n {
 		select {
 		case ev, open := <-w.ResultChan():
-			if !open {
-				b.Fatalf("pod watch ended with %d of %d pods %s in %s", len(ok), n, what, ns)
+			if !open { // the API server ends watches now and then: watch again
+				// (a watch without a resourceVersion starts with every pod)
+				if w, err = c.Watch(context.Background(), &corev1.PodList{}, client.InNamespace(ns)); err != nil {
+					b.Fatalf("watching pods again with %d of %d %s in %s: %v", len(ok), n, what, ns, err)
+				}
+				continue
 			}
 			if p, isPod := ev.Object.(*corev1.Pod); isPod && done(p) {
 				ok[p.Name] = true

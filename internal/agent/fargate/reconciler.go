@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	goruntime "runtime"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +70,9 @@ type Reconciler struct {
 	Host, Region, KubeletVersion string
 	// Workers is how many sandboxes are worked on at once.
 	Workers int
+	// Starts is how many of them may be pods on their way to Running, taken
+	// in the order they came (startgate.go); 0: the host's CPUs plus one.
+	Starts int
 
 	wake chan event.GenericEvent
 	// seen is the relist's last view of each sandbox's containers.
@@ -78,6 +82,7 @@ type Reconciler struct {
 	// step, redone on every pod event otherwise). An agent restart, or the
 	// relist finding the sandbox gone from the runtime, launches it again.
 	launched sync.Map
+	gate     *startGate
 }
 
 // Wake re-queues a sandbox's reconcile now.
@@ -97,6 +102,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.Starts == 0 {
+		r.Starts = goruntime.NumCPU() + 1
+	}
+	r.gate = newStartGate(r.Starts)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, nodeNameField, indexNodeName); err != nil {
 		return fmt.Errorf("indexing pods by node: %w", err)
 	}
@@ -132,8 +141,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if !starting(pod) {
+		r.gate.forget(sb.Name)
+	}
 	if pod == nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return ctrl.Result{}, nil // the scheduler's releaser deletes the Sandbox
+	}
+	if starting(pod) {
+		leave, err := r.gate.enter(ctx, sb.Name)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		defer leave()
+		ctx = runtime.WithBlocking(ctx, leave)
 	}
 	before := sb.Status.DeepCopy()
 	err = r.launch(ctx, sb, pod)
@@ -150,6 +170,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return r.run(ctx, sb, pod)
+}
+
+// starting is true for a pod on its way to Running: not yet running, not
+// being deleted.
+func starting(pod *corev1.Pod) bool {
+	return pod != nil && pod.DeletionTimestamp == nil && (pod.Status.Phase == "" || pod.Status.Phase == corev1.PodPending)
 }
 
 // podOf is the sandbox's pod, or nil when it is gone or replaced.

@@ -99,7 +99,7 @@ func (s *suite) reconciler() *Reconciler {
 		s.t.Fatal(err)
 	}
 	return &Reconciler{Client: s.c, Reader: s.api, Recorder: rec, Runtime: s.rt, Network: s.net, Pods: pods, Clock: s.clock,
-		Host: host, Region: "local-1", KubeletVersion: "v1.37.2"}
+		Host: host, Region: "local-1", KubeletVersion: "v1.37.2", gate: newStartGate(1)}
 }
 
 func (s *suite) reconcile() error {

@@ -21,6 +21,7 @@ func (r *Reconciler) release(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	}
 	r.Pods.StopProbes(types.UID(sb.Spec.Pod.UID))
 	r.launched.Delete(sb.Name)
+	r.gate.forget(sb.Name)
 	if r.Endpoints != nil {
 		r.Endpoints.Close(sb.Name)
 	}

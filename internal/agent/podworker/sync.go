@@ -182,6 +182,7 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 	}
 	a.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	if started.State == runtime.StateRunning && c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		runtime.Blocking(ctx) // the hook takes what the container takes
 		t := target(pod, at, c, &started)
 		if err := a.handlers.Hook(ctx, t, c.Lifecycle.PostStart, terminationGrace(pod)); err != nil {
 			a.event(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)

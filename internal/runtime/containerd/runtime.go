@@ -168,6 +168,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy runtime.Pull
 			return runtime.Image{}, fmt.Errorf("image %s is not present with pull policy Never: %w", ref, runtime.ErrNotFound)
 		}
 	}
+	runtime.Blocking(ctx) // to the registry
 	// As kubelet: each matching credential in turn (none when there are none),
 	// until one pulls.
 	creds := []*runtime.Auth{nil}
