@@ -13,6 +13,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/airgap"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/network/lb"
 	"github.com/fargo-dev/fargo/internal/nodegroup"
 	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/scheduler"
@@ -47,6 +48,8 @@ type started struct {
 	nodesBlocked string
 	// dnsImage is the cluster DNS image (nil: no cluster DNS).
 	dnsImage *airgap.Image
+	// lbs are the addresses Services of type LoadBalancer hold.
+	lbs *lb.Addresses
 }
 
 func (s *started) components() []component {
@@ -81,7 +84,7 @@ func (s *started) startControllers(context.Context) (string, error) {
 			return agent.Start(s.apiCtx, hc, s.cp.AdminConfig, mgr, s.progress, func(err error) { fmt.Fprintf(s.out, "warning: %v\n", err) })
 		}
 	}
-	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, s.reserved, s.setupNodeGroups, hostStart)
+	ctrls, err := startControllers(s.cp, s.cluster, s.pc, s.o.WebhookPort, s.placement, s.reserved, s.setupControllers, hostStart)
 	if err != nil {
 		return "", err
 	}

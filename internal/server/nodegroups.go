@@ -77,8 +77,12 @@ func (s *started) nodeGroupsBlocked() string {
 	return ""
 }
 
-// reserved is the node groups' shares of their subnets, which Fargate pods leave.
-func (s *started) reserved(ip net.IP) bool { return s.nodes != nil && s.nodes.Reserved(ip) }
+// reserved is what Fargate pods leave of the subnets: the node groups' shares
+// and the load balancers' addresses.
+func (s *started) reserved(ip net.IP) bool { return s.nodeGroupReserved(ip) || s.lbs.Held(ip) }
+
+// nodeGroupReserved is the node groups' shares of their subnets.
+func (s *started) nodeGroupReserved(ip net.IP) bool { return s.nodes != nil && s.nodes.Reserved(ip) }
 
 // setupNodeGroups registers the NodeGroup reconciler; on a machine that runs no
 // nodes it marks every group DEGRADED, saying why.

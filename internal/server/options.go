@@ -14,6 +14,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/eksapi"
+	"github.com/fargo-dev/fargo/internal/network/lb"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 )
 
@@ -54,7 +55,9 @@ type Options struct {
 	// DNSUpstream the resolvers CoreDNS forwards other names to.
 	CoreDNSBinary string
 	DNSUpstream   []string
-	WithoutDNS    bool
+	// LBDNSSuffix ends load balancers' hostnames.
+	LBDNSSuffix string
+	WithoutDNS  bool
 
 	LogDir    string
 	Verbosity int
@@ -97,6 +100,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.WithoutNodeGroup, "without-nodegroup", false, "without --config, create no node group (by default the cluster has one of two m5.large nodes, as eksctl create cluster gives)")
 	fs.StringVar(&o.Placement, "placement", string(scheduler.Spread), "how the fargate-scheduler chooses among hosts with room for a sandbox: spread (the host with the most room left) or binpack (the fullest host that fits)")
 	fs.StringVar(&o.CoreDNSBinary, "coredns-binary", "", "CoreDNS binary the cluster DNS image is built from (default: coredns beside the fargo binary, as make build puts it)")
+	fs.StringVar(&o.LBDNSSuffix, "lb-dns-suffix", lb.DefaultSuffix, "domain that ends the hostname of every Service of type LoadBalancer, k8s-<ns>-<name>-<hash>.elb.<region>.<suffix>, as AWS names NLBs")
 	fs.StringSliceVar(&o.DNSUpstream, "dns-upstream", nil, "resolvers (ip or ip:port, comma-separated) the cluster DNS forwards names outside the cluster to, written into a new coredns ConfigMap (default: the resolv.conf of the node CoreDNS runs on, as on EKS)")
 	fs.BoolVar(&o.WithoutDNS, "without-dns", false, "deploy no cluster DNS (CoreDNS in kube-system)")
 	o.Host.AddFlags(fs, "no built-in agent: run `fargo agent` on other machines")

@@ -17,6 +17,7 @@ import (
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
 	"github.com/fargo-dev/fargo/internal/controlplane"
+	"github.com/fargo-dev/fargo/internal/network/lb"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 	"github.com/fargo-dev/fargo/internal/version"
 )
@@ -88,7 +89,7 @@ func Run(o *Options, out io.Writer) error {
 	}
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
-	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: cluster.ProfileCluster(o.AccountID), placement: placement,
+	st := &started{o: o, cfg: cfg, cluster: cluster, cp: cp, pc: cluster.ProfileCluster(o.AccountID), placement: placement, lbs: &lb.Addresses{},
 		host: hostCfg, apiCtx: apiCtx, apiFailed: make(chan error, 1), progress: progress, out: out}
 	st.prepareDNS()
 	if err := st.newNodeGroups(ctx); err != nil {

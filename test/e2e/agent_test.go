@@ -26,15 +26,23 @@ import (
 
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
+	body, err := tryGet(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+	}
+	return body
+}
+
+// tryGet fetches url (an address on this machine or in a test's sandbox).
+func tryGet(url string) (string, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Errorf("GET %s: %v", url, err)
-		return ""
+		return "", err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body)
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
 }
 
 // checkEnvAndVolumes runs a pod that prints its env (valueFrom, envFrom), its
@@ -155,6 +163,14 @@ func cleanupSandboxes(t testing.TB, dataDir string) {
 		f := strings.Fields(line)
 		if len(f) >= 2 && f[0] == "blackhole" && strings.HasPrefix(f[1], "192.168.") {
 			_ = exec.Command("ip", "route", "del", "blackhole", f[1]).Run()
+		}
+	}
+	// Load balancers' local routes (internal/network/lb), also in the VPC.
+	out, _ = exec.Command("ip", "-4", "route", "show", "table", "local", "type", "local").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "local" && strings.HasPrefix(f[1], "192.168.") && f[2] == "dev" && strings.Contains(line, "dev lo") {
+			_ = exec.Command("ip", "route", "del", "local", f[1], "dev", "lo", "table", "local").Run()
 		}
 	}
 	_ = exec.Command("nft", "delete", "table", "ip", "kube-proxy").Run()

@@ -99,6 +99,23 @@ func (c *CNI) Detach(ctx context.Context, id, netnsPath string, ip net.IP, subne
 	return nil
 }
 
+// RouteLocal makes ip, a load balancer's address inside the blackholed VPC,
+// reachable from the host's own processes (add) or not (remove): a local route
+// lets a connect to it pass the route lookup, and kube-proxy's output rules then
+// send it on to an endpoint, as they do a cluster IP. Pods' traffic to it needs
+// no route: kube-proxy rewrites it as it enters the host.
+func RouteLocal(ip net.IP, add bool) error {
+	verb := "replace"
+	if !add {
+		verb = "del"
+	}
+	out, err := exec.Command("ip", "route", verb, "local", ip.String()+"/32", "dev", "lo", "table", "local").CombinedOutput()
+	if err != nil && !(verb == "del" && strings.Contains(string(out), "No such process")) {
+		return fmt.Errorf("ip route %s local %s: %v: %s", verb, ip, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 // BlackholeVPC routes the VPC CIDR to a blackhole on the host, under the
 // per-sandbox /32 routes: VPC addresses without a sandbox here go nowhere.
 func BlackholeVPC(vpc *net.IPNet) error {
