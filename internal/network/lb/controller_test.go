@@ -33,7 +33,7 @@ func newSuite(t *testing.T, objs ...client.Object) *suite {
 	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Service{}).Build()
 	rec := record.NewFakeRecorder(20)
 	return &suite{t: t, c: c, rec: rec, ctl: &Controller{Client: c, Recorder: rec, Cluster: "eksworkshop", Region: "ap-southeast-1",
-		Subnets: []Subnet{{ID: "subnet-priv", Net: cidr("192.168.96.0/24")}, {ID: "subnet-pub", Net: cidr("192.168.0.0/24"), Public: true}},
+		Subnets:  []Subnet{{ID: "subnet-priv", Net: cidr("192.168.96.0/24")}, {ID: "subnet-pub", Net: cidr("192.168.0.0/24"), Public: true}},
 		Reserved: func(ip net.IP) bool { return cidr("192.168.96.240/28").Contains(ip) }, Addresses: &Addresses{}}}
 }
 
