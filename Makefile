@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup bench-network generate clean
 all: build
 
 deps:
@@ -105,6 +105,12 @@ bench-density: build
 bench-startup: build
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md FARGO_BENCH_ROUNDS=$(ROUNDS) $(GO) test -tags e2e -run '^$$' \
 		-bench BenchmarkStartup -benchtime $(or $(RUNS),3)x -timeout 30m ./test/e2e/
+
+# Networking under real containerd (root): HTTP through a load balancer's address
+# against the pods' IPs, DNS through the kube-dns Service against a CoreDNS pod.
+bench-network: build bin/testserver
+	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags e2e -run '^$$' \
+		-bench BenchmarkNetwork -benchtime $(or $(RUNS),3)x -timeout 30m ./test/e2e/
 
 bench-sizing: deps
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -run '^$$' \

@@ -1,6 +1,7 @@
 // Command coredns is CoreDNS, from its Go module, with the plugins of the
 // Corefile EKS's CoreDNS add-on ships (errors, health, ready, kubernetes,
-// prometheus, forward, cache, loop, reload, loadbalance) and log. It is the one
+// prometheus, forward, cache, loop, reload, loadbalance), log, and hosts for the
+// load balancers' hostnames (internal/network/lb). It is the one
 // binary of the cluster DNS image fargo builds (internal/clusterdns); a plugin
 // not imported here is refused by name when a Corefile uses it.
 package main
@@ -12,6 +13,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/forward"
 	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/hosts"
 	_ "github.com/coredns/coredns/plugin/kubernetes"
 	_ "github.com/coredns/coredns/plugin/loadbalance"
 	_ "github.com/coredns/coredns/plugin/log"

@@ -15,14 +15,21 @@ import (
 
 // Names EKS uses.
 const (
-	Namespace  = "kube-system"
-	Name       = "coredns"
-	Service    = "kube-dns"
-	AppLabel   = "k8s-app"
-	AppValue   = "kube-dns"
-	Component  = "eks.amazonaws.com/component"
-	configKey  = "Corefile"
-	configPath = "/etc/coredns"
+	Namespace = "kube-system"
+	Name      = "coredns"
+	Service   = "kube-dns"
+	AppLabel  = "k8s-app"
+	AppValue  = "kube-dns"
+	Component = "eks.amazonaws.com/component"
+	configKey = "Corefile"
+	// LoadBalancers is the ConfigMap in kube-system whose key LoadBalancersKey
+	// is a hosts file of the load balancers' hostnames (internal/network/lb),
+	// mounted in CoreDNS's pods at LoadBalancersPath (optional: it may not
+	// exist yet).
+	LoadBalancers     = "coredns-load-balancers"
+	LoadBalancersKey  = "hosts"
+	LoadBalancersPath = "/etc/coredns-lb"
+	configPath        = "/etc/coredns"
 )
 
 // Config is what the deployment is made from.

@@ -6,7 +6,8 @@ import (
 )
 
 // Corefile is EKS's Corefile for the cluster domain cluster.local, forwarding
-// to c.Upstream when set.
+// to c.Upstream when set, with a hosts block for the load balancers' hostnames
+// (where the AWS Load Balancer Controller's NLB names resolve in AWS's DNS).
 func (c Config) Corefile() string {
 	upstream := "/etc/resolv.conf"
 	if len(c.Upstream) > 0 {
@@ -22,6 +23,9 @@ func (c Config) Corefile() string {
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
     }
+    hosts %s/%s {
+        fallthrough
+    }
     prometheus :9153
     forward . %s
     cache 30
@@ -29,5 +33,5 @@ func (c Config) Corefile() string {
     reload
     loadbalance
 }
-`, upstream)
+`, LoadBalancersPath, LoadBalancersKey, upstream)
 }

@@ -112,7 +112,8 @@ func (c Config) deployment() *appsv1.Deployment {
 						Resources: corev1.ResourceRequirements{
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("170Mi")},
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("70Mi")}},
-						VolumeMounts: []corev1.VolumeMount{{Name: "config-volume", MountPath: configPath, ReadOnly: true}},
+						VolumeMounts: []corev1.VolumeMount{{Name: "config-volume", MountPath: configPath, ReadOnly: true},
+							{Name: "load-balancers", MountPath: LoadBalancersPath, ReadOnly: true}},
 						Ports: []corev1.ContainerPort{
 							{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
 							{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
@@ -124,7 +125,9 @@ func (c Config) deployment() *appsv1.Deployment {
 					}},
 					Volumes: []corev1.Volume{{Name: "config-volume", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 						LocalObjectReference: corev1.LocalObjectReference{Name: Name},
-						Items:                []corev1.KeyToPath{{Key: configKey, Path: configKey}}}}}},
+						Items:                []corev1.KeyToPath{{Key: configKey, Path: configKey}}}}},
+						{Name: "load-balancers", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: LoadBalancers}, Optional: ptr.To(true)}}}},
 				},
 			},
 		}}

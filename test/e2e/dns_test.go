@@ -42,7 +42,7 @@ const subnetRouter = "192.168.96.1"
 
 // upstream answers upstream.test. with 192.0.2.7 and everything else with
 // NXDOMAIN, on UDP port it returns, on every host address.
-func upstream(t *testing.T) int {
+func upstream(t testing.TB) int {
 	pc, err := net.ListenPacket("udp4", ":0")
 	if err != nil {
 		t.Fatal(err)

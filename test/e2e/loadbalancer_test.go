@@ -3,12 +3,18 @@
 package e2e
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/fargo-dev/fargo/test/harness"
 	"github.com/fargo-dev/fargo/test/images"
@@ -33,10 +39,14 @@ fargateProfiles:
   - name: fp-test2
     selectors:
       - namespace: test2-fargate
+  - name: test3-mixed
+    selectors:
+      - namespace: test3-mixed
+        labels: {runon: fargate}
 `
 
-// The second seed's test1-ec2nodegroup and test2-fargate, as written but for the
-// image: each internet-facing NLB gets an EXTERNAL-IP from the public subnet
+// The second seed's test1-ec2nodegroup, test2-fargate and test3-mixed, as
+// written but for the image: each internet-facing NLB gets an EXTERNAL-IP from the public subnet
 // within 10 s and a hostname in the seed's shape, and an HTTP GET from the host
 // to that address returns nginx's page from pods on the node group and on
 // Fargate; deleting a Service frees its address; target type instance on
@@ -45,9 +55,12 @@ func TestSeedLoadBalancers(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
+	img, err = images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
+	testserver := images.Serve(t, "testserver", img, err)
 	dataDir, cfg := clusterDir(t, "fargo-lb-", lbConfig)
-	args := append(harness.ServerArgs(t, dataDir), "--config", cfg, "--runtime", "containerd",
-		"--host-name", "lb", "--cpu-overcommit", "8", "--host-memory", "32Gi")
+	port := upstream(t)
+	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
+		"--host-name", "lb", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -56,12 +69,17 @@ func TestSeedLoadBalancers(t *testing.T) {
 		}
 	})
 	_, public, _ := net.ParseCIDR("192.168.0.0/19")
-	for _, app := range []struct{ ns, file string }{
-		{"test1-ec2nodegroup", "test1-ec2nodegroup.yaml"},
-		{"test2-fargate", "test2-fargate.yaml"},
+	for _, app := range []struct {
+		ns       string
+		services []string // each named after its Deployment
+		fargate  int      // pods of the namespace on Fargate
+	}{
+		{"test1-ec2nodegroup", []string{"nginx-ec2nodegroup"}, 0},
+		{"test2-fargate", []string{"nginx-fargate-pod"}, 2},
+		{"test3-mixed", []string{"nginx-mixed-ec2", "nginx-mixed-fargate"}, 2},
 	} {
 		t.Run(app.ns, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(harness.Root(), "examples", "seed", app.file))
+			data, err := os.ReadFile(filepath.Join(harness.Root(), "examples", "seed", app.ns+".yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,39 +88,67 @@ func TestSeedLoadBalancers(t *testing.T) {
 			if out, err := s.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
 				t.Fatalf("kubectl apply: %v: %s", err, out)
 			}
-			svc := map[string]string{"test1-ec2nodegroup": "nginx-ec2nodegroup", "test2-fargate": "nginx-fargate-pod"}[app.ns]
-			var ip string
-			harness.Eventually(t, 10*time.Second, "an EXTERNAL-IP for "+svc, func() bool {
-				ip, _ = s.TryKubectl("get", "service", svc, "-n", app.ns, "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
-				return ip != ""
-			})
-			t.Logf("%s: EXTERNAL-IP %s after %.2f s", svc, ip, time.Since(applied).Seconds())
-			if !public.Contains(net.ParseIP(ip)) {
-				t.Errorf("internet-facing %s at %s, outside the public subnet %s", svc, ip, public)
-			}
-			host := s.Kubectl("get", "service", svc, "-n", app.ns, "-o", "jsonpath={.status.loadBalancer.ingress[0].hostname}")
-			if !strings.HasPrefix(host, "k8s-"+strings.ReplaceAll(app.ns, "-", "")[:8]+"-") || !strings.HasSuffix(host, ".elb.ap-southeast-1.amazonaws.com") {
-				t.Errorf("hostname %q is not in the seed's shape", host)
-			}
-			if out := s.Kubectl("get", "services", "-n", app.ns); !strings.Contains(out, ip) {
-				t.Errorf("kubectl get services shows no EXTERNAL-IP:\n%s", out)
-			}
-			harness.Eventually(t, 2*time.Minute, svc+" pods ready", func() bool {
-				out, _ := s.TryKubectl("get", "deployment", svc, "-n", app.ns, "-o", "jsonpath={.status.readyReplicas}")
-				return out == "2"
-			})
-			if app.ns == "test2-fargate" {
-				if out := s.Kubectl("get", "pods", "-n", app.ns, "-o", "wide"); strings.Count(out, "fargate-ip-") != 2 {
-					t.Errorf("test2-fargate's pods are not on Fargate:\n%s", out)
+			ips := map[string]string{}
+			for _, svc := range app.services {
+				var ip string
+				harness.Eventually(t, 10*time.Second, "an EXTERNAL-IP for "+svc, func() bool {
+					ip, _ = s.TryKubectl("get", "service", svc, "-n", app.ns, "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+					return ip != ""
+				})
+				t.Logf("%s: EXTERNAL-IP %s after %.2f s", svc, ip, time.Since(applied).Seconds())
+				ips[svc] = ip
+				if !public.Contains(net.ParseIP(ip)) {
+					t.Errorf("internet-facing %s at %s, outside the public subnet %s", svc, ip, public)
+				}
+				host := s.Kubectl("get", "service", svc, "-n", app.ns, "-o", "jsonpath={.status.loadBalancer.ingress[0].hostname}")
+				if !strings.HasPrefix(host, "k8s-"+strings.ReplaceAll(app.ns, "-", "")[:8]+"-") || !strings.HasSuffix(host, ".elb.ap-southeast-1.amazonaws.com") {
+					t.Errorf("hostname %q is not in the seed's shape", host)
 				}
 			}
-			var body string
-			harness.Eventually(t, 30*time.Second, "nginx's page at http://"+ip, func() bool {
-				body, err = tryGet("http://" + ip + "/")
-				return err == nil && strings.Contains(body, "Welcome to nginx")
-			})
+			if out := s.Kubectl("get", "services", "-n", app.ns); strings.Count(out, "192.168.") != len(app.services) {
+				t.Errorf("kubectl get services shows no EXTERNAL-IP for each:\n%s", out)
+			}
+			for _, svc := range app.services {
+				harness.Eventually(t, 2*time.Minute, svc+" pods ready", func() bool {
+					out, _ := s.TryKubectl("get", "deployment", svc, "-n", app.ns, "-o", "jsonpath={.status.readyReplicas}")
+					return out == "2"
+				})
+			}
+			if out := s.Kubectl("get", "pods", "-n", app.ns, "-o", "wide"); strings.Count(out, "fargate-ip-") != app.fargate {
+				t.Errorf("want %d of %s's pods on Fargate:\n%s", app.fargate, app.ns, out)
+			}
+			for svc, ip := range ips {
+				harness.Eventually(t, 30*time.Second, "nginx's page at http://"+ip+" ("+svc+")", func() bool {
+					body, err := tryGet("http://" + ip + "/")
+					return err == nil && strings.Contains(body, "Welcome to nginx")
+				})
+			}
 		})
 	}
+
+	// The cluster DNS answers a load balancer's hostname, as AWS's DNS does an
+	// NLB's (its hosts file follows the ConfigMap, about a minute behind).
+	name := s.Kubectl("get", "service", "nginx-fargate-pod", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress[0].hostname}")
+	want := s.Kubectl("get", "service", "nginx-fargate-pod", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+	harness.Eventually(t, 2*time.Minute, "coredns 2/2 available", func() bool {
+		out, _ := s.TryKubectl("get", "deployment", "coredns", "-n", "kube-system", "-o", "jsonpath={.status.availableReplicas}")
+		return out == "2"
+	})
+	coredns := strings.Fields(s.Kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[*].status.podIP}"))
+	asked := time.Now()
+	harness.Eventually(t, 3*time.Minute, name+" resolved by CoreDNS", func() bool {
+		q := new(dns.Msg)
+		q.SetQuestion(name+".", dns.TypeA)
+		r, err := dns.Exchange(q, net.JoinHostPort(coredns[0], "53"))
+		if err != nil || len(r.Answer) != 1 {
+			return false
+		}
+		a, ok := r.Answer[0].(*dns.A)
+		return ok && a.A.String() == want
+	})
+	t.Logf("CoreDNS answered %s with %s after %.0f s", name, want, time.Since(asked).Seconds())
+
+	scaleUnderLoad(t, s, testserver)
 
 	// Deleting a Service frees its address: the next load balancer takes it.
 	freed := s.Kubectl("get", "service", "nginx-ec2nodegroup", "-n", "test1-ec2nodegroup", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
@@ -126,5 +172,123 @@ func TestSeedLoadBalancers(t *testing.T) {
 	})
 	if ip := s.Kubectl("get", "service", "instance", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress}"); ip != "" {
 		t.Errorf("an instance-target Service on Fargate got %s", ip)
+	}
+}
+
+// answer is one request of a steady loop through a load balancer.
+type answer struct {
+	at   time.Time
+	pod  string // the pod that answered, "" on an error
+	fail error
+}
+
+// scaleUnderLoad scales a Fargate Deployment behind an internet-facing load
+// balancer 2 → 0 → 2 while a loop sends it a request every 20 ms: once the old
+// pods are gone no request is answered (none by a terminated pod), and once the
+// new pods are Ready the load balancer answers again, from them only, with no
+// failure later than 2 s after (kube-proxy following the EndpointSlices).
+func scaleUnderLoad(t *testing.T, s *harness.Server, image string) {
+	s.CreateManifest(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"steady","namespace":"test2-fargate"},
+"spec":{"replicas":2,"selector":{"matchLabels":{"app":"steady"}},"template":{"metadata":{"labels":{"app":"steady"}},
+"spec":{"terminationGracePeriodSeconds":2,"containers":[{"name":"web","image":"` + image + `","command":["/testserver","serve","--port","8080"],
+"readinessProbe":{"httpGet":{"path":"/healthz","port":8080},"periodSeconds":1}}]}}}}`)
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"steady","namespace":"test2-fargate","annotations":{
+"service.beta.kubernetes.io/aws-load-balancer-scheme":"internet-facing","service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":"ip"}},
+"spec":{"type":"LoadBalancer","selector":{"app":"steady"},"ports":[{"port":80,"targetPort":8080}]}}`)
+	var ip string
+	harness.Eventually(t, 10*time.Second, "the steady Service's address", func() bool {
+		ip, _ = s.TryKubectl("get", "service", "steady", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		return ip != ""
+	})
+	ready := func(n string) func() bool {
+		return func() bool {
+			out, _ := s.TryKubectl("get", "deployment", "steady", "-n", "test2-fargate", "-o", "jsonpath={.status.readyReplicas}")
+			return out == n || (n == "0" && out == "")
+		}
+	}
+	harness.Eventually(t, 2*time.Minute, "steady 2/2 ready", ready("2"))
+	pods := func() []string {
+		out, _ := s.TryKubectl("get", "pods", "-n", "test2-fargate", "-l", "app=steady", "-o", "jsonpath={.items[*].metadata.name}")
+		return strings.Fields(out)
+	}
+	old := pods()
+
+	answers := make(chan answer, 10000)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() { // bounded: stops when told, or after two minutes
+		defer close(stopped)
+		c := &http.Client{Timeout: time.Second}
+		for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			at := time.Now()
+			resp, err := c.Get("http://" + ip + "/hostname")
+			if err != nil {
+				answers <- answer{at: at, fail: err}
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers <- answer{at: at, pod: strings.TrimSpace(string(b))}
+		}
+	}()
+	time.Sleep(time.Second)
+	s.Kubectl("scale", "deployment", "steady", "-n", "test2-fargate", "--replicas", "0")
+	harness.Eventually(t, time.Minute, "the old pods gone", func() bool { return len(pods()) == 0 })
+	gone := time.Now()
+	time.Sleep(2 * time.Second)
+	s.Kubectl("scale", "deployment", "steady", "-n", "test2-fargate", "--replicas", "2")
+	harness.Eventually(t, 2*time.Minute, "steady 2/2 ready again", ready("2"))
+	readyAgain := time.Now()
+	time.Sleep(3 * time.Second)
+	close(done)
+	<-stopped
+	close(answers)
+
+	fresh := pods()
+	var before, between, after, afterFailed int
+	var firstAfter time.Time
+	for a := range answers {
+		switch {
+		case a.at.Before(gone):
+			if a.pod != "" {
+				before++
+			}
+		case a.at.Before(readyAgain.Add(-500 * time.Millisecond)):
+			if a.pod != "" && slices.Contains(old, a.pod) {
+				t.Errorf("at %s, after the old pods were gone, %s answered", a.at.Format(time.StampMilli), a.pod)
+			}
+			if a.pod != "" && !slices.Contains(fresh, a.pod) {
+				t.Errorf("an unknown pod %q answered", a.pod)
+			}
+			between++
+		default:
+			if a.pod == "" {
+				if a.at.After(readyAgain.Add(2 * time.Second)) {
+					afterFailed++
+					t.Logf("%s after Ready: %v", a.at.Sub(readyAgain), a.fail)
+				}
+				continue
+			}
+			if !slices.Contains(fresh, a.pod) {
+				t.Errorf("after the scale-up %q answered, not one of the new pods %v", a.pod, fresh)
+			}
+			if firstAfter.IsZero() {
+				firstAfter = a.at
+			}
+			after++
+		}
+	}
+	t.Logf("scale 2 → 0 → 2 under load: %d answers before the old pods were gone, %d requests while none ran, %d answers from the new pods, the first %.2f s after both were Ready",
+		before, between, after, firstAfter.Sub(readyAgain).Seconds())
+	if before == 0 || after == 0 {
+		t.Errorf("the load balancer answered %d times before scaling down and %d times once the new pods were Ready", before, after)
+	}
+	if afterFailed > 0 { // kube-proxy follows the endpoints within a second or so
+		t.Errorf("%d requests failed more than 2 s after the new pods were Ready", afterFailed)
 	}
 }

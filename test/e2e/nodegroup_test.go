@@ -196,7 +196,7 @@ func removeNodeLeftovers(t testing.TB, before map[string]bool) {
 
 // clusterDir makes a data dir removed at the end with all a server and its nodes
 // leave on the host, and writes config there; it returns both paths.
-func clusterDir(t *testing.T, prefix, config string) (dataDir, configFile string) {
+func clusterDir(t testing.TB, prefix, config string) (dataDir, configFile string) {
 	t.Helper()
 	before := leftoversOnHost()
 	dataDir, err := os.MkdirTemp("", prefix)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -33,6 +34,9 @@ type Controller struct {
 	// groups' shares of their subnets).
 	Reserved  func(net.IP) bool
 	Addresses *Addresses
+
+	mu        sync.Mutex
+	published string // the hosts file last written
 }
 
 // SetupWithManager registers the controller for Services and, to see where a
@@ -61,8 +65,13 @@ func ours(svc *corev1.Service) bool {
 // Reconcile keeps one Service's load-balancer status: an address and hostname
 // while it is a load balancer of ours, none otherwise.
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	held, err := c.held(ctx)
+	held, services, err := c.held(ctx)
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// The hostnames as the cache has them now; a status written below comes
+	// back as an event, and this again.
+	if err := c.publish(ctx, services); err != nil {
 		return ctrl.Result{}, err
 	}
 	svc := &corev1.Service{}
@@ -102,11 +111,12 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // held is every address the load balancers hold now, from the Services
-// themselves, so nothing is lost on a restart; it also becomes Addresses.
-func (c *Controller) held(ctx context.Context) (map[string]types.NamespacedName, error) {
+// themselves, so nothing is lost on a restart; it also becomes Addresses. The
+// Services come with it.
+func (c *Controller) held(ctx context.Context) (map[string]types.NamespacedName, []corev1.Service, error) {
 	list := &corev1.ServiceList{}
 	if err := c.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing services: %w", err)
+		return nil, nil, fmt.Errorf("listing services: %w", err)
 	}
 	out := map[string]types.NamespacedName{}
 	for i := range list.Items {
@@ -121,7 +131,7 @@ func (c *Controller) held(ctx context.Context) (map[string]types.NamespacedName,
 		}
 	}
 	c.Addresses.set(out)
-	return out, nil
+	return out, list.Items, nil
 }
 
 // refused says why svc cannot have a load balancer ("" when it can): target

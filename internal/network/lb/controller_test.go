@@ -76,6 +76,16 @@ func TestSchemeChoosesSubnetsAndAddressesComeFromTheTop(t *testing.T) {
 	if !s.ctl.Addresses.Held(net.ParseIP("192.168.96.238")) {
 		t.Fatal("the scheduler is not told of a load balancer's address")
 	}
+	// The cluster DNS's hosts file follows (on the reconcile after each write).
+	s.reconcile("demo", "second")
+	cm := &corev1.ConfigMap{}
+	if err := s.c.Get(context.Background(), client.ObjectKey{Namespace: "kube-system", Name: "coredns-load-balancers"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	want := "192.168.0.254 " + ing[0].Hostname
+	if hosts := cm.Data["hosts"]; !strings.Contains(hosts, want+"\n") || strings.Count(hosts, "\n") != 3 {
+		t.Fatalf("hosts file %q, want three lines with %q", hosts, want)
+	}
 	// Reconciled again (a restart: nothing in memory), each keeps its address.
 	s.ctl.Addresses = &Addresses{}
 	if ip := s.reconcile("demo", "internal").Status.LoadBalancer.Ingress[0].IP; ip != "192.168.96.239" {
