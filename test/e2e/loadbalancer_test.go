@@ -49,8 +49,9 @@ fargateProfiles:
 // written but for the image: each internet-facing NLB gets an EXTERNAL-IP from the public subnet
 // within 10 s and a hostname in the seed's shape, and an HTTP GET from the host
 // to that address returns nginx's page from pods on the node group and on
-// Fargate; deleting a Service frees its address; target type instance on
-// Fargate is refused with an event.
+// Fargate; CoreDNS answers a hostname; a Deployment scales 2 → 0 → 2 under a
+// request loop (scaleUnderLoad); deleting a Service frees its address; target
+// type instance on Fargate is refused with an event.
 func TestSeedLoadBalancers(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -37,7 +38,19 @@ type Controller struct {
 
 	mu        sync.Mutex
 	published string // the hosts file last written
+	// written are the addresses this process wrote to a Service's status, until
+	// the cache shows them: a reconcile in between must not take them for free.
+	written map[string]written
 }
+
+type written struct {
+	svc types.NamespacedName
+	at  time.Time
+}
+
+// writtenFor is how long an address written is kept without the cache showing
+// it (the Service changed meanwhile, or the write was lost).
+const writtenFor = 30 * time.Second
 
 // SetupWithManager registers the controller for Services and, to see where a
 // Service's pods run, their EndpointSlices.
@@ -65,6 +78,15 @@ func ours(svc *corev1.Service) bool {
 // Reconcile keeps one Service's load-balancer status: an address and hostname
 // while it is a load balancer of ours, none otherwise.
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	svc := &corev1.Service{}
+	err := c.Client.Get(ctx, req.NamespacedName, svc)
+	gone := apierrors.IsNotFound(err)
+	if err != nil && !gone {
+		return ctrl.Result{}, fmt.Errorf("reading service %s: %w", req, err)
+	}
+	if gone || !ours(svc) {
+		c.forgetWritten(req.NamespacedName)
+	}
 	held, services, err := c.held(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -74,9 +96,8 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := c.publish(ctx, services); err != nil {
 		return ctrl.Result{}, err
 	}
-	svc := &corev1.Service{}
-	if err := c.Client.Get(ctx, req.NamespacedName, svc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err) // gone: held no longer counts it
+	if gone {
+		return ctrl.Result{}, nil // held no longer counts it
 	}
 	if !ours(svc) {
 		if svc.Spec.Type != corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) > 0 {
@@ -106,6 +127,12 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := c.writeStatus(ctx, svc, ing); err != nil {
 		return ctrl.Result{}, err
 	}
+	c.mu.Lock()
+	if c.written == nil {
+		c.written = map[string]written{}
+	}
+	c.written[ip.String()] = written{svc: req.NamespacedName, at: time.Now()}
+	c.mu.Unlock()
 	c.Recorder.Eventf(svc, corev1.EventTypeNormal, "SuccessfullyReconciled", "Successfully reconciled: %s (%s)", ing[0].Hostname, ip)
 	return ctrl.Result{}, nil
 }
@@ -130,8 +157,30 @@ func (c *Controller) held(ctx context.Context) (map[string]types.NamespacedName,
 			}
 		}
 	}
+	c.mu.Lock()
+	for ip, w := range c.written {
+		switch held, taken := out[ip]; {
+		case held == w.svc || time.Since(w.at) > writtenFor:
+			delete(c.written, ip) // the cache has caught up, or never will
+		case !taken:
+			out[ip] = w.svc
+		}
+	}
+	c.mu.Unlock()
 	c.Addresses.set(out)
 	return out, list.Items, nil
+}
+
+// forgetWritten drops what this process wrote for svc: it is gone, or no
+// longer a load balancer.
+func (c *Controller) forgetWritten(svc types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ip, w := range c.written {
+		if w.svc == svc {
+			delete(c.written, ip)
+		}
+	}
 }
 
 // refused says why svc cannot have a load balancer ("" when it can): target

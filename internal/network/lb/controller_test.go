@@ -93,6 +93,25 @@ func TestSchemeChoosesSubnetsAndAddressesComeFromTheTop(t *testing.T) {
 	}
 }
 
+// A reconcile that runs before the cache shows an address this process wrote
+// (here: the status lost) keeps it held, for a while.
+func TestWrittenAddressHeldUntilTheCacheShowsIt(t *testing.T) {
+	s := newSuite(t, lbService("demo", "a", nil), lbService("demo", "b", nil))
+	s.reconcile("demo", "a")
+	svc := &corev1.Service{}
+	_ = s.c.Get(context.Background(), client.ObjectKey{Namespace: "demo", Name: "a"}, svc)
+	svc.Status.LoadBalancer.Ingress = nil // as a cache that has not seen the write
+	if err := s.c.Status().Update(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	if ip := s.reconcile("demo", "b").Status.LoadBalancer.Ingress[0].IP; ip == "192.168.96.239" {
+		t.Fatal("b was given the address just written for a")
+	}
+	if !s.ctl.Addresses.Held(net.ParseIP("192.168.96.239")) {
+		t.Fatal("the address written for a is not held")
+	}
+}
+
 func TestDeletedOrRetypedServiceFreesItsAddress(t *testing.T) {
 	s := newSuite(t, lbService("demo", "a", nil))
 	s.reconcile("demo", "a")
