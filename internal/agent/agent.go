@@ -57,6 +57,10 @@ type Config struct {
 	ClusterDNS net.IP
 	// VPC is routed to a blackhole on the host, under the sandboxes' /32 routes.
 	VPC *net.IPNet
+	// Services, the service CIDR, is routed locally on the host: the host's
+	// own connections to cluster IPs reach kube-proxy's rules, and none
+	// leaves the machine (nil: not routed).
+	Services *net.IPNet
 	// HostIP is the host's address, for NodePorts (nil: loopback).
 	HostIP net.IP
 	// KubeletAPIAddress is where the kubelet API listens (port 0: any free one);
@@ -110,6 +114,11 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	if caps.HostNetwork {
 		if cfg.VPC != nil {
 			if err := cni.BlackholeVPC(cfg.VPC); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.Services != nil {
+			if err := cni.RouteServices(cfg.Services); err != nil {
 				return nil, err
 			}
 		}

@@ -64,6 +64,9 @@ type Cluster struct {
 	VPC *net.IPNet
 	// DNS is the cluster DNS service's address, for pods' resolv.conf.
 	DNS net.IP
+	// Services is the service CIDR, routed locally on the host (nil: an
+	// older server that does not publish it).
+	Services *net.IPNet
 	// CA is the cluster CA: it signs the apiserver's client certificate.
 	CA *x509.Certificate
 }
@@ -73,7 +76,7 @@ type Cluster struct {
 // The caller closes cfg.Runtime.
 func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, dataDir, logDir string, warn func(error)) (Config, error) {
 	cfg := Config{Region: cluster.Region, KubeletVersion: kubeletVersion, HostName: o.HostName, DataDir: dataDir, ClusterDNS: cluster.DNS,
-		VPC: cluster.VPC, CA: cluster.CA, KubeletAPIAddress: o.KubeletAPIAddress}
+		VPC: cluster.VPC, Services: cluster.Services, CA: cluster.CA, KubeletAPIAddress: o.KubeletAPIAddress}
 	if cfg.HostName == "" {
 		h, err := os.Hostname()
 		if err != nil {

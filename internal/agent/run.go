@@ -58,6 +58,9 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 		return fmt.Errorf("creating data dir %s: %w", dataDir, err)
 	}
 	cluster := Cluster{Region: info.Data["region"], VPC: vpc, DNS: net.ParseIP(info.Data["clusterDNS"]).To4(), CA: ca}
+	if _, services, err := net.ParseCIDR(info.Data["serviceCIDR"]); err == nil {
+		cluster.Services = services
+	}
 	warn := func(err error) { fmt.Fprintf(out, "warning: %v\n", err) }
 	ac, err := o.Config(ctx, cluster, kubeletVersion, dataDir, logDir, warn)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/clusterconfig"
+	"github.com/fargo-dev/fargo/internal/clusterdns"
 	"github.com/fargo-dev/fargo/internal/server"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -30,7 +31,12 @@ func newCreateProfileCommand() *cobra.Command {
 Without -f it creates one profile with one selector (--namespace and optional --labels);
 with -f it creates every profile under fargateProfiles of the cluster config file, one
 at a time. A profile without a name gets fp-<8 hex characters>; without subnets it uses
-every private subnet of the cluster.`,
+every private subnet of the cluster.
+
+As eksctl does, when a new profile selects CoreDNS's pods (namespace kube-system with
+no labels, or labels they carry such as k8s-app=kube-dns), the coredns Deployment is
+annotated eks.amazonaws.com/compute-type: fargate and the command waits until its pods
+run on Fargate.`,
 		Example: `  fargo create fargateprofile --cluster eksworkshop --name test3-mixed --namespace test3-mixed --labels runon=fargate
   fargo create fargateprofile --cluster fargo -f cluster.yaml`,
 		Args: cobra.MaximumNArgs(1),
@@ -75,7 +81,7 @@ every private subnet of the cluster.`,
 					return err
 				}
 			}
-			return nil
+			return moveCoreDNS(ctx, c, profiles, wait, cmd.OutOrStdout())
 		},
 	}
 	cf.add(cmd)
@@ -106,5 +112,32 @@ func createProfile(ctx context.Context, c client.Client, cluster string, fp clus
 		sels = append(sels, s.Namespace)
 	}
 	fmt.Fprintf(out, "created Fargate profile %q on cluster %q (namespaces: %s); it is ACTIVE\n", fp.Name, cluster, strings.Join(sels, ", "))
+	return nil
+}
+
+// moveCoreDNS schedules CoreDNS onto Fargate when one of the new profiles
+// selects it, as eksctl create fargateprofile does, and waits for the pods to
+// be there (unless told not to wait).
+func moveCoreDNS(ctx context.Context, c client.Client, profiles []clusterconfig.FargateProfile, wait bool, out io.Writer) error {
+	objs := make([]*v1alpha1.FargateProfile, 0, len(profiles))
+	for _, fp := range profiles {
+		objs = append(objs, server.ProfileObject(fp))
+	}
+	fp := clusterdns.FargateProfile(objs)
+	if fp == nil {
+		return nil
+	}
+	moved, err := clusterdns.ScheduleOnFargate(ctx, c)
+	if err != nil || !moved {
+		return err
+	}
+	fmt.Fprintf(out, "Fargate profile %q selects CoreDNS: scheduling the %q pods onto Fargate\n", fp.Name, clusterdns.Name)
+	if !wait {
+		return nil
+	}
+	if err := clusterdns.WaitOnFargate(ctx, c, deadline(ctx)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%q pods are now scheduled onto Fargate\n", clusterdns.Name)
 	return nil
 }

@@ -17,13 +17,14 @@ import (
 // learn which cluster a server runs.
 var ClusterInfo = agent.ClusterInfo
 
-// publishClusterInfo writes the cluster's name, region, account, VPC and DNS
-// address to ClusterInfo, for agents on other machines.
+// publishClusterInfo writes the cluster's name, region, account, VPC, service
+// CIDR and DNS address to ClusterInfo, for agents on other machines.
 func publishClusterInfo(ctx context.Context, c client.Client, pc profile.Cluster, cluster *clusterconfig.Cluster) error {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ClusterInfo.Namespace, Name: ClusterInfo.Name},
-		Data:       map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID, "vpcCIDR": cluster.VPCNet.String(), "clusterDNS": cluster.ClusterDNS().String()},
+		Data: map[string]string{"name": pc.Name, "region": pc.Region, "accountId": pc.AccountID,
+			"vpcCIDR": cluster.VPCNet.String(), "serviceCIDR": cluster.ServiceNet.String(), "clusterDNS": cluster.ClusterDNS().String()},
 	}
 	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("fargo"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("publishing cluster info: %w", err)

@@ -57,7 +57,7 @@ func Run(o *Options, out io.Writer) error {
 	}
 	var hostCfg *agent.Config
 	if o.Host.Enabled() {
-		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir, warn)
+		c, err := o.Host.Config(context.Background(), agent.Cluster{Region: cluster.Metadata.Region, VPC: cluster.VPCNet, Services: cluster.ServiceNet, DNS: cluster.ClusterDNS()}, version.Kubernetes, cfg.DataDir, cfg.LogDir, warn)
 		if err != nil {
 			return err
 		}

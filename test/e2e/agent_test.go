@@ -165,11 +165,12 @@ func cleanupSandboxes(t testing.TB, dataDir string) {
 			_ = exec.Command("ip", "route", "del", "blackhole", f[1]).Run()
 		}
 	}
-	// Load balancers' local routes (internal/network/lb), also in the VPC.
-	out, _ = exec.Command("ip", "-4", "route", "show", "table", "local", "type", "local").Output()
+	// Load balancers' and the service CIDR's local routes (cni.RouteLocal,
+	// cni.RouteServices): the local routes on lo that the kernel did not make.
+	out, _ = exec.Command("ip", "-4", "route", "show", "table", "local", "type", "local", "dev", "lo").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == "local" && strings.HasPrefix(f[1], "192.168.") && f[2] == "dev" && strings.Contains(line, "dev lo") {
+		if len(f) >= 2 && f[0] == "local" && !strings.Contains(line, "proto kernel") {
 			_ = exec.Command("ip", "route", "del", "local", f[1], "dev", "lo", "table", "local").Run()
 		}
 	}

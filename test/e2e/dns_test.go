@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"context"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fargo-dev/fargo/test/harness"
 	"github.com/fargo-dev/fargo/test/images"
@@ -66,7 +69,9 @@ func upstream(t testing.TB) int {
 // Cluster DNS as EKS ships it, on the node group: Fargate and node-group pods
 // resolve Services, headless Services and pod A records, reach a Service on
 // the other kind of node by name, see a new Service within seconds, and have
-// other names forwarded upstream.
+// other names forwarded upstream. ClusterIP and NodePort Services answer the
+// host and both kinds of pod; an edit to the Corefile takes effect without a
+// restart; a Fargate profile for CoreDNS made afterwards moves it to Fargate.
 func TestClusterDNS(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Busybox()
@@ -99,6 +104,11 @@ func TestClusterDNS(t *testing.T) {
 	if out := s.Kubectl("get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}"); out != "10.100.0.10" {
 		t.Errorf("kube-dns at %s, want 10.100.0.10", out)
 	}
+	// An edit to the Corefile, as a user makes it: checked at the end, since
+	// the ConfigMap reaches the pods' volume within about a minute and the
+	// reload plugin then picks it up within its 30 s.
+	editCorefile(t, s)
+	edited := time.Now()
 
 	for _, ns := range []string{"demo", "fg"} {
 		s.Kubectl("create", "namespace", ns)
@@ -150,6 +160,8 @@ func TestClusterDNS(t *testing.T) {
 		}
 	}
 
+	checkServicesFromEverywhere(t, s)
+
 	// A Service made now resolves within seconds (CoreDNS watches the API).
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"late","namespace":"demo"},"spec":{"selector":{"app":"nginx"},"ports":[{"port":8080,"targetPort":80}]}}`)
 	lateIP := s.Kubectl("get", "service", "late", "-n", "demo", "-o", "jsonpath={.spec.clusterIP}")
@@ -159,6 +171,74 @@ func TestClusterDNS(t *testing.T) {
 		return err == nil && strings.Contains(out, lateIP)
 	})
 	t.Logf("a new Service resolved after %.1f s", time.Since(start).Seconds())
+
+	harness.Eventually(t, 3*time.Minute, "the Corefile edit taking effect", func() bool {
+		out, err := s.TryKubectl("exec", "-n", "fg", "client", "--", "nslookup", "corefile-edit.test")
+		return err == nil && strings.Contains(out, "192.0.2.99")
+	})
+	t.Logf("the Corefile edit took effect %.0f s after it was made", time.Since(edited).Seconds())
+
+	// A profile for CoreDNS made now moves it to Fargate, as eksctl create
+	// fargateprofile does, and names still resolve.
+	out, err := exec.Command(harness.Bin(t, "fargo"), "create", "fargateprofile", "--cluster", "dns", "--kubeconfig", s.Kubeconfig(),
+		"--name", "fp-coredns", "--namespace", "kube-system", "--labels", "k8s-app=kube-dns", "--timeout", "3m").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"coredns" pods are now scheduled onto Fargate`) {
+		t.Fatalf("fargo create fargateprofile for CoreDNS: %v\n%s", err, out)
+	}
+	nodes := s.Kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--field-selector", "status.phase=Running", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}")
+	if strings.Count(nodes, "fargate-ip-") != 2 || strings.Count(nodes, "\n") != 2 {
+		t.Errorf("CoreDNS pods on %q after the profile, want both on Fargate", nodes)
+	}
+	for _, ns := range []string{"fg", "demo"} {
+		harness.Eventually(t, 30*time.Second, "a Service resolving from "+ns+" with CoreDNS on Fargate", func() bool {
+			out, err := s.TryKubectl("exec", "-n", ns, "client", "--", "nslookup", "late.demo.svc.cluster.local")
+			return err == nil && strings.Contains(out, lateIP)
+		})
+	}
+}
+
+// editCorefile adds a hosts entry to the coredns ConfigMap's Corefile.
+func editCorefile(t *testing.T, s *harness.Server) {
+	ctx := context.Background()
+	cms := s.Client().CoreV1().ConfigMaps("kube-system")
+	cm, err := cms.Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := "    hosts /etc/coredns-lb/hosts {\n"
+	if !strings.Contains(cm.Data["Corefile"], hosts) {
+		t.Fatalf("the Corefile has no hosts block:\n%s", cm.Data["Corefile"])
+	}
+	cm.Data["Corefile"] = strings.Replace(cm.Data["Corefile"], hosts, hosts+"        192.0.2.99 corefile-edit.test\n", 1)
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkServicesFromEverywhere reaches nginx in demo (node group) and fg
+// (Fargate) through their ClusterIPs and a NodePort, from the host and from
+// the client pods in both namespaces.
+func checkServicesFromEverywhere(t *testing.T, s *harness.Server) {
+	hostIP := s.Kubectl("get", "endpointslices", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes", "-o", "jsonpath={.items[0].endpoints[0].addresses[0]}")
+	var urls []string
+	for _, ns := range []string{"demo", "fg"} {
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"nginx-np","namespace":"` + ns + `"},"spec":{"type":"NodePort","selector":{"app":"nginx"},"ports":[{"port":80}]}}`)
+		port := s.Kubectl("get", "service", "nginx-np", "-n", ns, "-o", "jsonpath={.spec.ports[0].nodePort}")
+		svcIP := s.Kubectl("get", "service", "nginx", "-n", ns, "-o", "jsonpath={.spec.clusterIP}")
+		urls = append(urls, "http://"+svcIP+"/", "http://"+hostIP+":"+port+"/")
+	}
+	for _, url := range urls {
+		harness.Eventually(t, 20*time.Second, url+" from the host", func() bool {
+			body, err := tryGet(url)
+			return err == nil && strings.Contains(body, "nginx")
+		})
+		for _, from := range []string{"demo", "fg"} {
+			harness.Eventually(t, 20*time.Second, url+" from a pod in "+from, func() bool {
+				out, err := s.TryKubectl("exec", "-n", from, "client", "--", "wget", "-qO-", url)
+				return err == nil && strings.Contains(out, "nginx")
+			})
+		}
+	}
 }
 
 // With `--fargate` (profile fp-default for default and kube-system, as eksctl

@@ -105,13 +105,24 @@ func (c *CNI) Detach(ctx context.Context, id, netnsPath string, ip net.IP, subne
 // send it on to an endpoint, as they do a cluster IP. Pods' traffic to it needs
 // no route: kube-proxy rewrites it as it enters the host.
 func RouteLocal(ip net.IP, add bool) error {
+	return routeLocal(&net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}, add)
+}
+
+// RouteServices routes the service CIDR locally on the host, for the same
+// reason: the host's own connections to cluster IPs pass the route lookup and
+// kube-proxy sends them on, and a cluster IP kube-proxy has no rule for (not
+// yet synced, or not running) stays on this machine instead of following the
+// default route off it.
+func RouteServices(services *net.IPNet) error { return routeLocal(services, true) }
+
+func routeLocal(n *net.IPNet, add bool) error {
 	verb := "replace"
 	if !add {
 		verb = "del"
 	}
-	out, err := exec.Command("ip", "route", verb, "local", ip.String()+"/32", "dev", "lo", "table", "local").CombinedOutput()
+	out, err := exec.Command("ip", "route", verb, "local", n.String(), "dev", "lo", "table", "local").CombinedOutput()
 	if err != nil && !(verb == "del" && strings.Contains(string(out), "No such process")) {
-		return fmt.Errorf("ip route %s local %s: %v: %s", verb, ip, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("ip route %s local %s: %v: %s", verb, n, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
