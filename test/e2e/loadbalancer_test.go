@@ -50,14 +50,19 @@ fargateProfiles:
 // within 10 s and a hostname in the seed's shape, and an HTTP GET from the host
 // to that address returns nginx's page from pods on the node group and on
 // Fargate; CoreDNS answers a hostname; a Deployment scales 2 → 0 → 2 under a
-// request loop (scaleUnderLoad); deleting a Service frees its address; target
-// type instance on Fargate is refused with an event.
+// request loop (scaleUnderLoad); an endpoint turning unready stops getting
+// requests while the others answer them all (unreadyUnderLoad);
+// loadBalancerSourceRanges lets only its sources in (sourceRanges); deleting a
+// Service frees its address; target type instance on Fargate is refused with
+// an event.
 func TestSeedLoadBalancers(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
 	img, err = images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
 	testserver := images.Serve(t, "testserver", img, err)
+	img, err = images.Busybox()
+	busybox := images.Serve(t, "busybox", img, err)
 	dataDir, cfg := clusterDir(t, "fargo-lb-", lbConfig)
 	port := upstream(t)
 	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
@@ -150,6 +155,8 @@ func TestSeedLoadBalancers(t *testing.T) {
 	t.Logf("CoreDNS answered %s with %s after %.0f s", name, want, time.Since(asked).Seconds())
 
 	scaleUnderLoad(t, s, testserver)
+	unreadyUnderLoad(t, s, testserver)
+	sourceRanges(t, s, busybox)
 
 	// Deleting a Service frees its address: the next load balancer takes it.
 	freed := s.Kubectl("get", "service", "nginx-ec2nodegroup", "-n", "test1-ec2nodegroup", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
@@ -160,9 +167,12 @@ func TestSeedLoadBalancers(t *testing.T) {
 		ip, _ := s.TryKubectl("get", "service", "again", "-n", "test1-ec2nodegroup", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
 		return ip == freed
 	})
-	if body, err := tryGet("http://" + freed + ":8080/"); err != nil || !strings.Contains(body, "Welcome to nginx") {
-		t.Errorf("GET through the new load balancer's port 8080: %v %q", err, body)
-	}
+	// kube-proxy programs the address once it is in the Service's status, a
+	// moment after.
+	harness.Eventually(t, 5*time.Second, "nginx through the new load balancer's port 8080", func() bool {
+		body, err := tryGet("http://" + freed + ":8080/")
+		return err == nil && strings.Contains(body, "Welcome to nginx")
+	})
 
 	// Target type instance cannot reach Fargate pods, as on EKS: refused, saying why.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"instance","namespace":"test2-fargate","annotations":{"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":"instance"}},
@@ -292,4 +302,99 @@ func scaleUnderLoad(t *testing.T, s *harness.Server, image string) {
 	if afterFailed > 0 { // kube-proxy follows the endpoints within a second or so
 		t.Errorf("%d requests failed more than 2 s after the new pods were Ready", afterFailed)
 	}
+}
+
+// unreadyUnderLoad puts two testserver pods behind one load balancer with
+// allocateLoadBalancerNodePorts false; one turns unready after 20 s. Under a
+// loop of requests, each on a new connection, every request is answered, the
+// unready pod answers none from 2 s after it is marked unready, and the
+// Service has no NodePort.
+func unreadyUnderLoad(t *testing.T, s *harness.Server, image string) {
+	for _, d := range []struct{ name, args string }{{"stays", ""}, {"fades", `,"--healthy-for","20s"`}} {
+		s.CreateManifest(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + d.name + `","namespace":"test2-fargate"},
+"spec":{"replicas":1,"selector":{"matchLabels":{"app":"` + d.name + `"}},"template":{"metadata":{"labels":{"app":"` + d.name + `","mix":"yes"}},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"web","image":"` + image + `","command":["/testserver","serve","--port","8080"` + d.args + `],
+"readinessProbe":{"httpGet":{"path":"/healthz","port":8080},"periodSeconds":1,"failureThreshold":1}}]}}}}`)
+	}
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"mix","namespace":"test2-fargate","annotations":{
+"service.beta.kubernetes.io/aws-load-balancer-scheme":"internet-facing","service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":"ip"}},
+"spec":{"type":"LoadBalancer","allocateLoadBalancerNodePorts":false,"selector":{"mix":"yes"},"ports":[{"port":80,"targetPort":8080}]}}`)
+	var ip string
+	harness.Eventually(t, 10*time.Second, "the mix Service's address", func() bool {
+		ip, _ = s.TryKubectl("get", "service", "mix", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		return ip != ""
+	})
+	if np := s.Kubectl("get", "service", "mix", "-n", "test2-fargate", "-o", "jsonpath={.spec.ports[0].nodePort}"); np != "" {
+		t.Errorf("allocateLoadBalancerNodePorts false, yet NodePort %s", np)
+	}
+	s.Kubectl("wait", "-n", "test2-fargate", "--for=condition=Ready", "pod", "-l", "mix=yes", "--timeout=1m")
+	fades := s.Kubectl("get", "pods", "-n", "test2-fargate", "-l", "app=fades", "-o", "jsonpath={.items[0].metadata.name}")
+
+	var unready time.Time
+	answers := map[string]int{}
+	late := 0 // answers from the unready pod over 2 s after it was marked so
+	// A new connection per request: an unready endpoint keeps the connections
+	// it has (conntrack) and gets no new ones.
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for end := time.Now().Add(40 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if unready.IsZero() {
+			if out, _ := s.TryKubectl("get", "pod", fades, "-n", "test2-fargate", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`); out == "False" {
+				unready = time.Now()
+				end = unready.Add(8 * time.Second)
+			}
+		}
+		at := time.Now()
+		resp, err := c.Get("http://" + ip + "/hostname")
+		if err != nil {
+			t.Fatalf("a request through the load balancer failed while one endpoint was ready: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pod := strings.TrimSpace(string(b))
+		answers[pod]++
+		if pod == fades && !unready.IsZero() && at.After(unready.Add(2*time.Second)) {
+			late++
+		}
+	}
+	t.Logf("one of two endpoints turning unready under load: answers %v, the unready one marked so at %s", answers, unready.Format(time.StampMilli))
+	if unready.IsZero() {
+		t.Fatalf("pod %s never turned unready", fades)
+	}
+	if answers[fades] == 0 || len(answers) != 2 {
+		t.Errorf("answers %v: want both pods answering while ready", answers)
+	}
+	if late > 0 {
+		t.Errorf("the unready pod answered %d requests more than 2 s after it was marked unready", late)
+	}
+}
+
+// sourceRanges: a load balancer with loadBalancerSourceRanges answers a
+// Fargate pod inside them and not the host (outside them) until the host's
+// address is added, as kube-proxy's firewall chain does.
+func sourceRanges(t *testing.T, s *harness.Server, busybox string) {
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"client","namespace":"test2-fargate"},
+"spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"c","image":"` + busybox + `","command":["sleep","3600"]}]}}`)
+	s.Kubectl("wait", "-n", "test2-fargate", "--for=condition=Ready", "pod/client", "--timeout=1m")
+	clientIP := s.Kubectl("get", "pod", "client", "-n", "test2-fargate", "-o", "jsonpath={.status.podIP}")
+	hostIP := s.Kubectl("get", "endpointslices", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes", "-o", "jsonpath={.items[0].endpoints[0].addresses[0]}")
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"ranged","namespace":"test2-fargate","annotations":{
+"service.beta.kubernetes.io/aws-load-balancer-scheme":"internet-facing","service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":"ip"}},
+"spec":{"type":"LoadBalancer","loadBalancerSourceRanges":["` + clientIP + `/32"],"selector":{"app":"nginx-fargate-pod"},"ports":[{"port":80}]}}`)
+	var ip string
+	harness.Eventually(t, 10*time.Second, "the ranged Service's address", func() bool {
+		ip, _ = s.TryKubectl("get", "service", "ranged", "-n", "test2-fargate", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		return ip != ""
+	})
+	harness.Eventually(t, 20*time.Second, "the pod in the source range answered", func() bool {
+		out, err := s.TryKubectl("exec", "-n", "test2-fargate", "client", "--", "wget", "-qO-", "http://"+ip+"/")
+		return err == nil && strings.Contains(out, "Welcome to nginx")
+	})
+	if body, err := tryGet("http://" + ip + "/"); err == nil {
+		t.Errorf("the host, outside loadBalancerSourceRanges, got an answer: %.60q", body)
+	}
+	s.Kubectl("patch", "service", "ranged", "-n", "test2-fargate", "--type", "merge", "-p", `{"spec":{"loadBalancerSourceRanges":["`+clientIP+`/32","`+hostIP+`/32"]}}`)
+	harness.Eventually(t, 20*time.Second, "the host answered once its address is in the source ranges", func() bool {
+		body, err := tryGet("http://" + ip + "/")
+		return err == nil && strings.Contains(body, "Welcome to nginx")
+	})
 }
