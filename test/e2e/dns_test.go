@@ -19,8 +19,8 @@ import (
 	"github.com/fargo-dev/fargo/test/images"
 )
 
-// dnsConfig is a mixed cluster: one node-group node in the subnet's first
-// share, a Fargate profile for namespace fg.
+// dnsConfig is a mixed cluster over two subnets: one node-group node in
+// subnet-a, a Fargate profile for namespace fg in subnet-b.
 const dnsConfig = `apiVersion: eksctl.io/v1alpha5
 kind: ClusterConfig
 metadata: {name: dns, region: ap-southeast-1}
@@ -28,12 +28,15 @@ vpc:
   subnets:
     private:
       ap-southeast-1a: { id: subnet-a, cidr: 192.168.96.0/19 }
+      ap-southeast-1b: { id: subnet-b, cidr: 192.168.128.0/19 }
 managedNodeGroups:
   - name: ng
     instanceType: m5.large
     desiredCapacity: 1
+    subnets: [subnet-a]
 fargateProfiles:
   - name: fp-fg
+    subnets: [subnet-b]
     selectors:
       - namespace: fg
 `
@@ -69,7 +72,8 @@ func upstream(t testing.TB) int {
 // Cluster DNS as EKS ships it, on the node group: Fargate and node-group pods
 // resolve Services, headless Services and pod A records, reach a Service on
 // the other kind of node by name, see a new Service within seconds, and have
-// other names forwarded upstream. ClusterIP and NodePort Services answer the
+// other names forwarded upstream. Pods of either kind reach each other by pod
+// IP across subnets with no NAT. ClusterIP and NodePort Services answer the
 // host and both kinds of pod; an edit to the Corefile takes effect without a
 // restart; a Fargate profile for CoreDNS made afterwards moves it to Fargate.
 func TestClusterDNS(t *testing.T) {
@@ -78,6 +82,8 @@ func TestClusterDNS(t *testing.T) {
 	busybox := images.Serve(t, "busybox", img, err)
 	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
+	img, err = images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
+	testserver := images.Serve(t, "testserver", img, err)
 	port := upstream(t)
 
 	dataDir, cfg := clusterDir(t, "fargo-dns-", dnsConfig)
@@ -160,6 +166,7 @@ func TestClusterDNS(t *testing.T) {
 		}
 	}
 
+	checkNoNAT(t, s, testserver)
 	checkServicesFromEverywhere(t, s)
 
 	// A Service made now resolves within seconds (CoreDNS watches the API).
@@ -212,6 +219,31 @@ func editCorefile(t *testing.T, s *harness.Server) {
 	cm.Data["Corefile"] = strings.Replace(cm.Data["Corefile"], hosts, hosts+"        192.0.2.99 corefile-edit.test\n", 1)
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkNoNAT runs a testserver pod in demo (node group, subnet-a) and fg
+// (Fargate, subnet-b); each client reaches the other kind's by pod IP and is
+// seen from its own pod IP: across subnets with no NAT.
+func checkNoNAT(t *testing.T, s *harness.Server, image string) {
+	_, a, _ := net.ParseCIDR("192.168.96.0/19")
+	_, b, _ := net.ParseCIDR("192.168.128.0/19")
+	subnet := map[string]*net.IPNet{"demo": a, "fg": b}
+	for _, ns := range []string{"demo", "fg"} {
+		s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"echo","namespace":"` + ns + `"},
+"spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"c","image":"` + image + `","command":["/testserver","serve","--port","8080"]}]}}`)
+	}
+	for _, c := range []struct{ from, to string }{{"fg", "demo"}, {"demo", "fg"}} {
+		s.Kubectl("wait", "-n", c.to, "--for=condition=Ready", "pod/echo", "--timeout=1m")
+		echoIP := s.Kubectl("get", "pod", "echo", "-n", c.to, "-o", "jsonpath={.status.podIP}")
+		clientIP := s.Kubectl("get", "pod", "client", "-n", c.from, "-o", "jsonpath={.status.podIP}")
+		if !subnet[c.to].Contains(net.ParseIP(echoIP)) || !subnet[c.from].Contains(net.ParseIP(clientIP)) {
+			t.Errorf("pods outside their subnets: %s/echo %s, %s/client %s", c.to, echoIP, c.from, clientIP)
+		}
+		out, err := s.TryKubectl("exec", "-n", c.from, "client", "--", "wget", "-qO-", "http://"+echoIP+":8080/remote")
+		if err != nil || strings.TrimSpace(out) != clientIP {
+			t.Errorf("%s/client (%s) → %s/echo (%s): seen from %q (%v), want the client's own IP", c.from, clientIP, c.to, echoIP, out, err)
+		}
 	}
 }
 

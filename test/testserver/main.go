@@ -3,7 +3,8 @@
 //
 //	testserver serve [--port 8080] [--start-delay D] [--healthy-for D]
 //	    HTTP on the port: / and /hostname (the pod's hostname), /env (its
-//	    environment), /dns?name=N (a lookup), /echo (the request back), /healthz
+//	    environment), /dns?name=N (a lookup), /echo (the request back), /remote
+//	    (the client's address, as the server sees it), /healthz
 //	    (200, or 500 once --healthy-for has passed since start); --start-delay
 //	    waits before listening, for startup probes.
 //	testserver api [PATH]
@@ -86,6 +87,10 @@ func serve(args []string) error {
 	}
 	mux.HandleFunc("/{$}", hostname)
 	mux.HandleFunc("/hostname", hostname)
+	mux.HandleFunc("/remote", func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		fmt.Fprintln(w, host)
+	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		env := os.Environ()
 		sort.Strings(env)
