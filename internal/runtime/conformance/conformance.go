@@ -236,6 +236,15 @@ func exitCodes(t *testing.T, f Fixture) {
 			t.Errorf("%s: exit %d reason %q, want %d %q", name, got.ExitCode, got.Reason, tc.code, tc.reason)
 		}
 	}
+	// The longest name a container may have (a DNS label of 63 characters),
+	// with a double dash, which containerd's identifiers may not have.
+	long := "busybox-readonly-false--" + strings.Repeat("x", 39)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: long, Image: f.Image, Command: f.Exit(0)}); err != nil {
+		t.Fatalf("StartContainer with a 63-character name: %v", err)
+	}
+	if got := waitExited(t, ctx, rt, sb.ID, long); got.ExitCode != 0 || got.Reason != runtime.ReasonCompleted {
+		t.Errorf("%s: exit %d reason %q, want 0 %q", long, got.ExitCode, got.Reason, runtime.ReasonCompleted)
+	}
 }
 
 func restartAttempt(t *testing.T, f Fixture) {

@@ -2,6 +2,8 @@ package containerd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/containerd/v2/pkg/protobuf"
@@ -213,8 +216,25 @@ func (r *Runtime) plainHTTP(host string) (bool, error) {
 	return slices.Contains(r.InsecureRegistries, host), nil
 }
 
+// maxID is the longest identifier containerd takes (its identifiers package).
+const maxID = 76
+
+// containerID is <sandbox>_<container>_<attempt>. A container name containerd
+// would refuse there (long enough to pass maxID, as names of 63 characters
+// are, or with "--", which its identifiers may not have) is shortened and
+// given a hash of the whole name, so that IDs stay valid and unique.
 func containerID(sandboxID, name string, attempt int) string {
-	return sandboxID + "_" + name + "_" + strconv.Itoa(attempt)
+	id := sandboxID + "_" + name + "_" + strconv.Itoa(attempt)
+	if identifiers.Validate(id) == nil {
+		return id
+	}
+	sum := sha256.Sum256([]byte(name))
+	tail := "-" + hex.EncodeToString(sum[:4]) + "_" + strconv.Itoa(attempt)
+	for strings.Contains(name, "--") {
+		name = strings.ReplaceAll(name, "--", "-")
+	}
+	name = name[:min(len(name), max(0, maxID-len(sandboxID)-1-len(tail)))]
+	return sandboxID + "_" + strings.TrimRight(name, "-") + tail
 }
 
 // StartContainer implements runtime.Runtime.
