@@ -66,7 +66,7 @@ func (a *Worker) Sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 	if initFailed {
 		st.Phase = corev1.PodFailed
 	}
-	a.fillStatus(st, at, initDone)
+	a.fillStatus(pod, st, at)
 	if err := a.status.Write(ctx, pod, st); err != nil {
 		return 0, err
 	}
@@ -116,7 +116,10 @@ func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, by
 			continue // done at once: on to the next
 		}
 		done = false
-		if cs.State.Terminated != nil { // failed for good
+		if cs.State.Terminated != nil { // failed for good; the rest never run
+			for _, rest := range pod.Spec.InitContainers[i+1:] {
+				out = append(out, status.Container(&rest, nil, "PodInitializing", ""))
+			}
 			return true, out, nil
 		}
 	}

@@ -177,3 +177,65 @@ func TestStatusWrittenOnce(t *testing.T) {
 		t.Errorf("%d status writes after three more syncs of a settled pod, want 1", writes)
 	}
 }
+
+// A failing init container: every init container is reported (the rest
+// waiting), the app containers wait, and the conditions say what kubelet says.
+func TestFailedInitConditionsAsKubelet(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}},
+		[]corev1.Container{{Name: "init1", Image: "img", Command: []string{"exit", "1"}}, {Name: "init2", Image: "img", Command: []string{"exit", "0"}}},
+		corev1.RestartPolicyNever)
+	p.Generation = 3
+	s := newSuite(t, p)
+	got, _ := s.sync(client.ObjectKeyFromObject(p))
+	if got.Status.Phase != corev1.PodFailed || len(got.Status.InitContainerStatuses) != 2 {
+		t.Fatalf("phase %s with %d init statuses, want Failed with both", got.Status.Phase, len(got.Status.InitContainerStatuses))
+	}
+	if w := got.Status.InitContainerStatuses[1].State.Waiting; w == nil || w.Reason != "PodInitializing" {
+		t.Errorf("init2: %+v, want waiting PodInitializing", got.Status.InitContainerStatuses[1].State)
+	}
+	if w := got.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "PodInitializing" {
+		t.Errorf("app: %+v, want waiting PodInitializing", got.Status.ContainerStatuses[0].State)
+	}
+	if got.Status.ObservedGeneration != 3 {
+		t.Errorf("status.observedGeneration %d, want the pod's generation 3", got.Status.ObservedGeneration)
+	}
+	want := map[corev1.PodConditionType]string{
+		corev1.PodInitialized:  "ContainersNotInitialized: containers with incomplete status: [init1 init2]",
+		corev1.ContainersReady: "PodFailed: ",
+		corev1.PodReady:        "PodFailed: ",
+	}
+	for _, c := range got.Status.Conditions {
+		if w, ok := want[c.Type]; ok {
+			if c.Status != corev1.ConditionFalse || c.Reason+": "+c.Message != w {
+				t.Errorf("%s: %s %s: %s, want False %s", c.Type, c.Status, c.Reason, c.Message, w)
+			}
+			delete(want, c.Type)
+		}
+		if c.ObservedGeneration != 3 {
+			t.Errorf("%s: observedGeneration %d, want 3", c.Type, c.ObservedGeneration)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("conditions missing: %v", want)
+	}
+}
+
+// A running pod with an unready container: kubelet's reason and message.
+func TestUnreadyConditionsAsKubelet(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}},
+		{Name: "web", Image: "img", Command: []string{"sleep"}, ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"false"}}}}}}, nil, "")
+	s := newSuite(t, p)
+	got, _ := s.sync(client.ObjectKeyFromObject(p))
+	for _, c := range got.Status.Conditions {
+		switch c.Type {
+		case corev1.PodInitialized:
+			if c.Status != corev1.ConditionTrue {
+				t.Errorf("Initialized %s (%s), want True with no init containers", c.Status, c.Message)
+			}
+		case corev1.PodReady, corev1.ContainersReady:
+			if c.Status != corev1.ConditionFalse || c.Reason != "ContainersNotReady" || c.Message != "containers with unready status: [web]" {
+				t.Errorf("%s: %s %s %q, want False ContainersNotReady \"containers with unready status: [web]\"", c.Type, c.Status, c.Reason, c.Message)
+			}
+		}
+	}
+}

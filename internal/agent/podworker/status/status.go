@@ -52,23 +52,22 @@ func Time(t time.Time) metav1.Time {
 	return metav1.NewTime(t).Rfc3339Copy()
 }
 
-// SetCondition sets a pod condition, keeping its transition time when the status
-// did not change.
-func SetCondition(status *corev1.PodStatus, t corev1.PodConditionType, ok bool, reason string, now metav1.Time) {
-	s := corev1.ConditionFalse
-	if ok {
-		s, reason = corev1.ConditionTrue, ""
-	}
+// SetCondition sets a pod condition as c says, keeping its transition time
+// when the status did not change (now otherwise).
+func SetCondition(status *corev1.PodStatus, c corev1.PodCondition, now metav1.Time) {
 	for i := range status.Conditions {
-		if c := &status.Conditions[i]; c.Type == t {
-			if c.Status != s {
-				c.Status, c.LastTransitionTime = s, now
+		if old := &status.Conditions[i]; old.Type == c.Type {
+			c.LastTransitionTime = old.LastTransitionTime
+			if old.Status != c.Status {
+				c.LastTransitionTime = now
 			}
-			c.Reason = reason
+			c.LastProbeTime = old.LastProbeTime
+			*old = c
 			return
 		}
 	}
-	status.Conditions = append(status.Conditions, corev1.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now})
+	c.LastTransitionTime = now
+	status.Conditions = append(status.Conditions, c)
 }
 
 // Phase derives the pod phase from its containers, as kubelet does.
