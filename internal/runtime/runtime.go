@@ -220,6 +220,11 @@ type Runtime interface {
 
 	// CreateSandbox makes the sandbox exist; an existing one is left as it is.
 	CreateSandbox(ctx context.Context, sb Sandbox) error
+	// StopSandbox stops whatever still runs in it and releases its compute
+	// (processes, cgroup), keeping its containers' statuses and logs readable,
+	// as CRI's StopPodSandbox does for a finished pod. A missing sandbox is not
+	// an error.
+	StopSandbox(ctx context.Context, id string) error
 	// RemoveSandbox kills whatever still runs in it and frees everything it held.
 	// A missing sandbox is not an error.
 	RemoveSandbox(ctx context.Context, id string) error

@@ -54,6 +54,9 @@ type Fixture struct {
 	// when a crash cuts it off midway (for containerd: the snapshot, not the
 	// container), so the suite can check that the next start gets past it.
 	HalfMade func(t *testing.T, ctx context.Context, sandboxID, name string, attempt int)
+	// ComputeGone, when set, reports whether nothing of the sandbox's compute
+	// is left on the host (no cgroup, so no process), after StopSandbox.
+	ComputeGone func(t *testing.T, sandboxID string) bool
 	// Unsupported names the tests that do not apply to the backend, with why.
 	Unsupported map[string]string
 }
@@ -81,6 +84,7 @@ func Run(t *testing.T, f Fixture) {
 		{"PortForward", portForward},
 		{"Limits", limits},
 		{"StartAfterCrash", startAfterCrash},
+		{"StopSandbox", stopSandbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,5 +298,46 @@ func execInContainer(t *testing.T, f Fixture) {
 	}
 	if _, err := rt.Exec(ctx, sb.ID, "missing", f.Cat, runtime.Streams{}); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("Exec in a missing container: %v, want ErrNotFound", err)
+	}
+}
+
+// stopSandbox: a finished pod's sandbox is stopped, not removed: whatever ran
+// is killed, the compute goes, and the containers' statuses and logs stay.
+func stopSandbox(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 18)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "done", Image: f.Image, Command: f.Echo("all done")}); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, ctx, rt, sb.ID, "done")
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "sleeper", Image: f.Image, Command: f.Sleep}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.StopSandbox(ctx, sb.ID); err != nil {
+		t.Fatalf("StopSandbox: %v", err)
+	}
+	if err := rt.StopSandbox(ctx, sb.ID); err != nil {
+		t.Errorf("second StopSandbox (must be idempotent): %v", err)
+	}
+	if got := status(t, ctx, rt, sb.ID, "done"); got.State != runtime.StateExited || got.ExitCode != 0 || got.Reason != runtime.ReasonCompleted || got.Finished.IsZero() {
+		t.Errorf("done after StopSandbox: %+v, want exited 0 Completed with its finish time", got)
+	}
+	if got := status(t, ctx, rt, sb.ID, "sleeper"); got.State != runtime.StateExited || got.ExitCode == 0 {
+		t.Errorf("sleeper after StopSandbox: %+v, want killed", got)
+	}
+	path, err := rt.ContainerLog(ctx, sb.ID, "done", false)
+	if err != nil {
+		t.Fatalf("ContainerLog after StopSandbox: %v", err)
+	}
+	if recs := readLog(t, path); len(recs) == 0 || recs[0].text != "all done" {
+		t.Errorf("log after StopSandbox: %+v, want the line written", recs)
+	}
+	if f.ComputeGone != nil && !f.ComputeGone(t, sb.ID) {
+		t.Errorf("the sandbox's compute (cgroup, processes) is still there after StopSandbox")
+	}
+	// Adopted by a new instance (an agent restart): the same statuses.
+	again := f.New(t)
+	t.Cleanup(func() { _ = again.Close() })
+	if got := status(t, ctx, again, sb.ID, "done"); got.State != runtime.StateExited || got.ExitCode != 0 {
+		t.Errorf("done, read by a new runtime instance: %+v, want exited 0", got)
 	}
 }

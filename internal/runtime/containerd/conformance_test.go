@@ -77,6 +77,14 @@ func TestConformance(t *testing.T) {
 		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
 		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
 		IP:  net.ParseIP("192.168.200.4"),
+		ComputeGone: func(t *testing.T, id string) bool {
+			for _, ctl := range []string{"memory", "cpu", "pids"} {
+				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", ctl, containerd.CgroupPath(host, id))); !os.IsNotExist(err) {
+					return false
+				}
+			}
+			return true
+		},
 		HalfMade: func(t *testing.T, ctx context.Context, sandboxID, name string, attempt int) {
 			// containerd makes a container's snapshot before the container.
 			c, err := ctdclient.New(d.Socket, ctdclient.WithDefaultNamespace(containerd.Namespace))

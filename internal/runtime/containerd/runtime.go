@@ -41,7 +41,11 @@ const (
 	labelAttempt   = "fargo.dev/attempt"
 	labelStarted   = "fargo.dev/started"
 	labelLost      = "fargo.dev/lost" // when its task was found gone
-	labelImageID   = "fargo.dev/image-id"
+	// A stopped sandbox's containers keep their exit here (their tasks are gone).
+	labelExitCode = "fargo.dev/exit-code"
+	labelReason   = "fargo.dev/reason"
+	labelFinished = "fargo.dev/finished"
+	labelImageID  = "fargo.dev/image-id"
 )
 
 func init() {
@@ -554,6 +558,11 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: c.ID()})
 	err = errgrpc.ToNative(err)
 	if errdefs.IsNotFound(err) {
+		if code, err := strconv.Atoi(info.Labels[labelExitCode]); err == nil { // its sandbox was stopped
+			st.State, st.ExitCode, st.Reason = runtime.StateExited, int32(code), info.Labels[labelReason]
+			st.Finished, _ = time.Parse(time.RFC3339Nano, info.Labels[labelFinished])
+			return st, nil
+		}
 		if !st.Started.IsZero() {
 			// It ran, and its task is gone without an exit: containerd cleaned up
 			// after a dead shim, which ends the container. 137, as kubelet reports;

@@ -89,6 +89,21 @@ func (r *Runtime) loadSandbox(id string) (runtime.Sandbox, error) {
 // removeSandboxParts deletes the cgroup, namespaces, files and record
 // (containers are gone); the host's cgroup goes with its last sandbox.
 func (r *Runtime) removeSandboxParts(id string) error {
+	errs := []error{r.releaseCompute(id)}
+	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.fifoDir(id), r.filesDir(id)} { // names come back with their IPs
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Remove(r.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// releaseCompute deletes the sandbox's cgroup and unpins its IPC and UTS
+// namespaces (no task runs in them any more).
+func (r *Runtime) releaseCompute(id string) error {
 	var errs []error
 	if err := r.unpinNamespaces(id); err != nil {
 		errs = append(errs, err)
@@ -101,14 +116,6 @@ func (r *Runtime) removeSandboxParts(id string) error {
 	// runc also makes each container's cgroup in the (empty) cgroup2 hierarchy
 	// of a hybrid host; cgroup1 does not know it.
 	if err := removeCgroupTree(filepath.Join("/sys/fs/cgroup/unified", r.cgroupPath(id))); err != nil {
-		errs = append(errs, err)
-	}
-	for _, dir := range []string{filepath.Join(r.dir, "logs", id), r.fifoDir(id), r.filesDir(id)} { // names come back with their IPs
-		if err := os.RemoveAll(dir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := os.Remove(r.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -111,6 +111,24 @@ func (r *Runtime) CreateSandbox(_ context.Context, sb runtime.Sandbox) error {
 	return nil
 }
 
+// StopSandbox implements runtime.Runtime: running containers exit (137, as
+// killed); the sandbox and its containers' statuses stay.
+func (r *Runtime) StopSandbox(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.record("StopSandbox", id); err != nil {
+		return err
+	}
+	if sb, err := r.sandbox(id); err == nil {
+		for _, st := range sb.containers {
+			if st.State == runtime.StateRunning {
+				exit(st, 137, time.Now())
+			}
+		}
+	}
+	return nil
+}
+
 // RemoveSandbox implements runtime.Runtime.
 func (r *Runtime) RemoveSandbox(_ context.Context, id string) error {
 	r.mu.Lock()
