@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	"github.com/fargo-dev/fargo/internal/sizing"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -49,7 +51,8 @@ type room struct {
 }
 
 // rooms computes every host's free capacity. Sandboxes count until they are gone,
-// terminating ones too: their host has not released them yet.
+// terminating ones too (their host has not released them yet), but for stopped
+// ones, whose pods have finished.
 func rooms(hosts []v1alpha1.Host, sandboxes []*v1alpha1.Sandbox, now time.Time, grace time.Duration) []*room {
 	byName := map[string]*room{}
 	out := make([]*room, 0, len(hosts))
@@ -68,6 +71,9 @@ func rooms(hosts []v1alpha1.Host, sandboxes []*v1alpha1.Sandbox, now time.Time, 
 		out = append(out, r)
 	}
 	for _, sb := range sandboxes {
+		if meta.IsStatusConditionTrue(sb.Status.Conditions, v1alpha1.SandboxStopped) {
+			continue // its pod finished: the compute is released, only the IP is held
+		}
 		if r := byName[sb.Spec.Host]; r != nil {
 			r.cpu -= sb.Spec.MilliCPU
 			r.mem -= sb.Spec.MemoryMiB

@@ -63,6 +63,21 @@ func TestPickHost(t *testing.T) {
 	}
 }
 
+// A stopped sandbox (its pod finished) holds its IP, not its host's capacity.
+func TestStoppedSandboxFreesItsRoom(t *testing.T) {
+	now := time.Now()
+	big := sizing.Size{MilliCPU: 2000, MemoryMiB: 4096}
+	hosts := []v1alpha1.Host{host("a", 2000, 4096, 1, now)}
+	finished := on("a", big)
+	if _, err := pickHost(rooms(hosts, []*v1alpha1.Sandbox{finished}, now, time.Minute), big, Spread); !errors.Is(err, errNoRoom) {
+		t.Fatalf("a running sandbox the host's size: %v, want no room", err)
+	}
+	finished.Status.Conditions = []metav1.Condition{{Type: v1alpha1.SandboxStopped, Status: metav1.ConditionTrue}}
+	if got, err := pickHost(rooms(hosts, []*v1alpha1.Sandbox{finished}, now, time.Minute), big, Spread); err != nil || got != "a" {
+		t.Errorf("the sandbox stopped: %q, %v; want host a", got, err)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	var r retries
 	pod := podKey(&v1alpha1.Sandbox{Spec: v1alpha1.SandboxSpec{Pod: v1alpha1.PodReference{Namespace: "n", Name: "p"}}})

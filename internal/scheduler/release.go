@@ -13,8 +13,11 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// Releaser deletes the Sandbox of a pod that is gone or finished. The host agent
-// holds the object (finalizer) until teardown, so its IP stays taken until then;
+// Releaser deletes the Sandbox of a pod that is gone (or replaced by another of
+// the same name). A finished pod keeps its Sandbox, stopped by the host agent,
+// so that its node and logs stay until the pod is deleted, and the pod GC never
+// takes it for an orphan. The host agent holds the object (finalizer) until
+// teardown, so its IP stays taken until then;
 // a sandbox whose host is gone (its Host object deleted) has no one left to tear
 // it down, so the releaser lets it go.
 type Releaser struct {
@@ -36,7 +39,7 @@ func (r *Releaser) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return ctrl.Result{}, err
-	case string(pod.UID) == sb.Spec.Pod.UID && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed:
+	case string(pod.UID) == sb.Spec.Pod.UID:
 		return ctrl.Result{}, nil // still needed
 	}
 	if err := r.Client.Delete(ctx, sb); err != nil && !apierrors.IsNotFound(err) {

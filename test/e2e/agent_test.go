@@ -182,9 +182,10 @@ func cleanupSandboxes(t testing.TB, dataDir string) {
 }
 
 // The seed's test2-fargate Deployment under real containerd: two pods Running on
-// their own nodes in sized cgroups; a memory hog is OOMKilled; a server restart
-// keeps the containers and recreates nothing; deleting the Deployment removes
-// nodes, processes and namespaces.
+// their own nodes in sized cgroups; a memory hog is OOMKilled; a finished pod
+// keeps its node and logs, not its compute (checkFinishedPodKept); a server
+// restart keeps the containers and recreates nothing; deleting the Deployment
+// and the finished pods removes nodes, processes and namespaces.
 func TestContainerdPods(t *testing.T) {
 	requireRoot(t)
 	img, err := images.Busybox()
@@ -250,6 +251,8 @@ func TestContainerdPods(t *testing.T) {
 		return jsonpath(s, "{.status.containerStatuses[0].state.terminated.reason}", "get", "pod", "-n", "apps", "hog") == "OOMKilled"
 	})
 
+	checkFinishedPodKept(t, s, ref)
+
 	// Restart: containers keep running, nothing is recreated.
 	s.Stop()
 	for _, pid := range pids {
@@ -274,9 +277,13 @@ func TestContainerdPods(t *testing.T) {
 		return strings.Contains(out, "GET /after-the-restart")
 	})
 
+	if out, err := s2.TryKubectl("logs", "-n", "apps", "done"); err != nil || !strings.Contains(out, "finished-output") {
+		t.Errorf("kubectl logs of the finished pod after a restart: %v %q", err, out)
+	}
+
 	start := time.Now()
 	s2.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")
-	s2.Kubectl("delete", "pod", "-n", "apps", "hog")
+	s2.Kubectl("delete", "pod", "-n", "apps", "hog", "done")
 	harness.Eventually(t, 15*time.Second, "Fargate nodes gone", func() bool {
 		out, _ := s2.TryKubectl("get", "nodes", "-o", "name")
 		return !strings.Contains(out, "fargate-ip-")
@@ -300,5 +307,33 @@ func removeCgroups(t testing.TB) {
 				}
 			}
 		}
+	}
+}
+
+// checkFinishedPodKept runs a pod that prints and exits: once Succeeded, its
+// sandbox is stopped (no cgroup, no network namespace) while its node stays
+// Ready and cordoned and kubectl logs still answers, as on a kubelet.
+func checkFinishedPodKept(t *testing.T, s *harness.Server, image string) {
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"done","namespace":"apps"},"spec":{"restartPolicy":"Never",
+"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo finished-output"]}]}}`)
+	harness.Eventually(t, time.Minute, "done Succeeded", func() bool {
+		return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "done") == "Succeeded"
+	})
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "done")
+	sandbox := jsonpath(s, "{.metadata.labels.fargo\\.dev/sandbox}", "get", "node", node)
+	harness.Eventually(t, 30*time.Second, "the finished pod's sandbox stopped", func() bool {
+		return jsonpath(s, `{.status.conditions[?(@.type=="Stopped")].status}`, "get", "sandbox", sandbox) == "True"
+	})
+	if out, err := s.TryKubectl("logs", "-n", "apps", "done"); err != nil || !strings.Contains(out, "finished-output") {
+		t.Errorf("kubectl logs of the finished pod: %v %q", err, out)
+	}
+	if got := jsonpath(s, `{.spec.unschedulable} {.status.conditions[?(@.type=="Ready")].status}`, "get", "node", node); got != "true True" {
+		t.Errorf("node of the finished pod: unschedulable and Ready %q, want \"true True\"", got)
+	}
+	if cg, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/" + sandbox); len(cg) > 0 {
+		t.Errorf("the finished pod's cgroup is still there: %v", cg)
+	}
+	if ns, _ := filepath.Glob("/run/netns/fargo-*_" + sandbox); len(ns) > 0 {
+		t.Errorf("the finished pod's network namespace is still there: %v", ns)
 	}
 }

@@ -102,7 +102,8 @@ func TestAgentRunsPodsOnOwnNodes(t *testing.T) {
 	})
 }
 
-// A pod that exits is Succeeded or Failed with its exit code, and its node goes.
+// A pod that exits is Succeeded or Failed with its exit code; its sandbox is
+// stopped and its node stays (Ready, cordoned) until the pod is deleted.
 func TestAgentPodExitsAndNodeGoes(t *testing.T) {
 	s := agentServer(t)
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"job","namespace":"apps"},"spec":{"restartPolicy":"Never",
@@ -112,9 +113,23 @@ func TestAgentPodExitsAndNodeGoes(t *testing.T) {
 	if got := jsonpath(s, "{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason} {.status.initContainerStatuses[0].state.terminated.reason}", "get", "pod", "-n", "apps", "job"); got != "3 Error Completed" {
 		t.Errorf("job statuses: %q", got)
 	}
-	harness.Eventually(t, 30*time.Second, "node of the finished pod gone", func() bool {
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "job")
+	sandbox := jsonpath(s, "{.metadata.labels.fargo\\.dev/sandbox}", "get", "node", node)
+	harness.Eventually(t, 30*time.Second, "the finished pod's sandbox stopped", func() bool {
+		return jsonpath(s, `{.status.conditions[?(@.type=="Stopped")].status}`, "get", "sandbox", sandbox) == "True"
+	})
+	if got := jsonpath(s, `{.spec.unschedulable} {.status.conditions[?(@.type=="Ready")].status}`, "get", "node", node); got != "true True" {
+		t.Errorf("node of the finished pod: unschedulable and Ready %q, want \"true True\" (kept for its logs)", got)
+	}
+	// The pod GC would take the pod for an orphan were its node gone.
+	time.Sleep(2 * time.Second)
+	if _, err := s.TryKubectl("get", "pod", "-n", "apps", "job"); err != nil {
+		t.Errorf("the finished pod is gone before anyone deleted it: %v", err)
+	}
+	s.Kubectl("delete", "pod", "-n", "apps", "job")
+	harness.Eventually(t, 30*time.Second, "node of the deleted pod gone", func() bool {
 		out, _ := s.TryKubectl("get", "nodes", "-o", "name")
-		return !strings.Contains(out, "fargate-ip-")
+		return !strings.Contains(out, node)
 	})
 	// An init container that fails under restartPolicy Never fails the pod; the
 	// app container never starts.

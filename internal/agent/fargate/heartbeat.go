@@ -39,7 +39,7 @@ func (r *Reconciler) renewLeases(ctx context.Context) error {
 		if err := r.renewLease(ctx, node); err != nil {
 			return err
 		}
-		if err := r.syncNodeReady(ctx, node, sb.Name, health); err != nil {
+		if err := r.syncNodeReady(ctx, node, sb.Name, stopped(sb), health); err != nil {
 			return err
 		}
 	}

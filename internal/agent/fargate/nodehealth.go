@@ -33,8 +33,11 @@ func (r *Reconciler) runtimeHealth(ctx context.Context) runtimeHealth {
 
 // syncNodeReady keeps the node's Ready condition true only while its sandbox is
 // healthy (the runtime answers and has it), as kubelet reports its own health.
-func (r *Reconciler) syncNodeReady(ctx context.Context, node *corev1.Node, sandbox string, h runtimeHealth) error {
+func (r *Reconciler) syncNodeReady(ctx context.Context, node *corev1.Node, sandbox string, stopped bool, h runtimeHealth) error {
 	status, reason, msg := corev1.ConditionTrue, "KubeletReady", "fargo sandbox "+sandbox+" is running"
+	if stopped {
+		msg = "fargo sandbox " + sandbox + " is stopped: its pod has finished; the node stays for its logs until the pod is deleted"
+	}
 	switch {
 	case h.err != nil:
 		status, reason, msg = corev1.ConditionFalse, "SandboxNotReady", h.err.Error()
@@ -46,12 +49,15 @@ func (r *Reconciler) syncNodeReady(ctx context.Context, node *corev1.Node, sandb
 		if c.Type != corev1.NodeReady {
 			continue
 		}
-		if c.Status == status && c.Reason == reason {
+		if c.Status == status && c.Reason == reason && c.Message == msg {
 			return nil
 		}
 		patch := client.MergeFrom(node.DeepCopy())
 		now := metav1.NewTime(r.Clock.Now())
-		c.Status, c.Reason, c.Message, c.LastTransitionTime, c.LastHeartbeatTime = status, reason, msg, now, now
+		if c.Status != status {
+			c.LastTransitionTime = now
+		}
+		c.Status, c.Reason, c.Message, c.LastHeartbeatTime = status, reason, msg, now
 		if err := r.Client.Status().Patch(ctx, node, patch); err != nil {
 			return fmt.Errorf("setting node %s Ready=%s: %w", node.Name, status, err)
 		}

@@ -36,7 +36,7 @@ func TestSyncNodeReady(t *testing.T) {
 		{"sandbox back", runtimeHealth{sandboxes: map[string]bool{"ip-192-168-1-5": true}}, corev1.ConditionTrue},
 		{"runtime down", runtimeHealth{err: errors.New("connection refused")}, corev1.ConditionFalse},
 	} {
-		if err := a.syncNodeReady(context.Background(), node, "ip-192-168-1-5", tc.h); err != nil {
+		if err := a.syncNodeReady(context.Background(), node, "ip-192-168-1-5", false, tc.h); err != nil {
 			t.Fatal(err)
 		}
 		if got := ready(); got.Status != tc.want {

@@ -144,8 +144,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !starting(pod) {
 		r.gate.forget(sb.Name)
 	}
-	if pod == nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod == nil {
 		return ctrl.Result{}, nil // the scheduler's releaser deletes the Sandbox
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return ctrl.Result{}, r.stop(ctx, sb, pod)
 	}
 	if starting(pod) {
 		leave, err := r.gate.enter(ctx, sb.Name)

@@ -411,3 +411,51 @@ func TestSweepLeftovers(t *testing.T) {
 		t.Errorf("left behind: runtime sandboxes %v, networks %v", ids, s.net.up)
 	}
 }
+
+// A finished pod's sandbox is stopped: the runtime stops it, its network goes,
+// its node stays, cordoned; stopping again does nothing; deleting the Sandbox
+// (the pod deleted) then releases the rest.
+func TestFinishedPodStopsItsSandbox(t *testing.T) {
+	sb, pod := objects()
+	s := newSuite(t, sb, pod, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	done := &corev1.Pod{}
+	if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(pod), done); err != nil {
+		t.Fatal(err)
+	}
+	done.Status.Phase = corev1.PodSucceeded
+	if err := s.c.Status().Update(context.Background(), done); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if c := condition(s.sandbox(), v1alpha1.SandboxStopped); c == nil || c.Status != metav1.ConditionTrue || c.Reason != "PodSucceeded" {
+		t.Fatalf("Stopped condition %+v, want True PodSucceeded", c)
+	}
+	if !slices.Contains(s.rt.Calls(), "StopSandbox ip-192-168-1-5") || slices.Contains(s.rt.Calls(), "RemoveSandbox ip-192-168-1-5") {
+		t.Errorf("runtime calls %v: want the sandbox stopped, not removed", s.rt.Calls())
+	}
+	if len(s.net.up) != 0 {
+		t.Errorf("networks %v left up after the stop", s.net.up)
+	}
+	n := &corev1.Node{}
+	if err := s.c.Get(context.Background(), client.ObjectKey{Name: node}, n); err != nil || !n.Spec.Unschedulable {
+		t.Errorf("node after the stop: %v, unschedulable %v; want it kept and cordoned", err, n.Spec.Unschedulable)
+	}
+	calls := len(s.rt.Calls())
+	if err := s.reconcile(); err != nil || len(s.rt.Calls()) != calls {
+		t.Errorf("a second reconcile of a stopped sandbox: %v, calls %v", err, s.rt.Calls()[calls:])
+	}
+	if err := s.c.Delete(context.Background(), s.sandbox()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Get(context.Background(), client.ObjectKey{Name: node}, &corev1.Node{}); !apierrors.IsNotFound(err) {
+		t.Errorf("node still there after release: %v", err)
+	}
+}

@@ -48,7 +48,7 @@ func (r *Reconciler) relist(ctx context.Context) error {
 	live := map[string]bool{}
 	for i := range list.Items {
 		sb := &list.Items[i]
-		if sb.Spec.Host != r.Host || sb.Status.Phase != v1alpha1.SandboxRunning || sb.DeletionTimestamp != nil {
+		if sb.Spec.Host != r.Host || sb.Status.Phase != v1alpha1.SandboxRunning || sb.DeletionTimestamp != nil || stopped(sb) {
 			continue
 		}
 		live[sb.Name] = true

@@ -76,7 +76,7 @@ type SandboxStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 	// Conditions record each step of the sandbox's life with the time it
-	// happened: Launched, Registered, Ready, Released.
+	// happened: Launched, Registered, Ready, Stopped, Released.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -91,6 +91,10 @@ const (
 	SandboxRegistered = "Registered"
 	// SandboxReady: the node is Ready and the pod may be bound and run.
 	SandboxReady = "Ready"
+	// SandboxStopped: its pod has finished; its containers are stopped and its
+	// compute released, while its node, IP and logs stay until the pod is
+	// deleted.
+	SandboxStopped = "Stopped"
 	// SandboxReleased: everything the sandbox held on its host is gone.
 	SandboxReleased = "Released"
 )
