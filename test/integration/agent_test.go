@@ -140,6 +140,12 @@ func TestAgentPodExitsAndNodeGoes(t *testing.T) {
 	if got := jsonpath(s, "{.status.initContainerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.waiting.reason}", "get", "pod", "-n", "apps", "badinit"); got != "2 PodInitializing" {
 		t.Errorf("badinit statuses: %q, want init exit 2 and the app container never started", got)
 	}
+	// A pod past its activeDeadlineSeconds is stopped and Failed, as kubelet does it.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"deadline","namespace":"apps"},"spec":{"activeDeadlineSeconds":2,
+		"containers":[{"name":"c","image":"busybox","command":["sleep"]}]}}`)
+	harness.Eventually(t, 30*time.Second, "deadline Failed with DeadlineExceeded", func() bool {
+		return jsonpath(s, "{.status.phase} {.status.reason}", "get", "pod", "-n", "apps", "deadline") == "Failed DeadlineExceeded"
+	})
 	// A crashing container under restartPolicy Always goes into CrashLoopBackOff.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"crash","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"busybox","command":["exit","1"]}]}}`)
 	harness.Eventually(t, 30*time.Second, "CrashLoopBackOff", func() bool {

@@ -34,6 +34,25 @@ func (a *Worker) Sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return 0, nil
 	}
+	left, deadline := activeLeft(pod, a.cfg.Clock.Now())
+	if deadline && left <= 0 {
+		return 0, a.deadlineExceeded(ctx, pod, at)
+	}
+	again, err := a.sync(ctx, pod, at)
+	if secs := pod.Spec.ActiveDeadlineSeconds; secs != nil {
+		if !deadline { // it started just now
+			left = time.Duration(*secs) * time.Second
+		}
+		if again == 0 || again > left {
+			again = left // look again when it is due
+		}
+	}
+	return again, err
+}
+
+// sync is Sync for a pod that is neither being deleted nor finished, nor past
+// its deadline.
+func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.Duration, error) {
 	current, err := a.cfg.Runtime.Containers(ctx, at.SandboxID)
 	if err != nil {
 		return 0, fmt.Errorf("listing containers of sandbox %s: %w", at.SandboxID, err)

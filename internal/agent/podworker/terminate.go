@@ -20,7 +20,19 @@ import (
 func (a *Worker) terminate(ctx context.Context, pod *corev1.Pod, at Placement) error {
 	// The apiserver set the deletion timestamp to the delete call plus the grace
 	// period: the deadline for preStop hooks and SIGTERM.
-	deadline := pod.DeletionTimestamp.Time
+	if err := a.stopAll(ctx, pod, at, pod.DeletionTimestamp.Time); err != nil {
+		return err
+	}
+	err := a.cfg.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("confirming deletion of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// stopAll ends the pod's probes, runs the preStop hooks and stops every running
+// container by deadline (at least 2 s each, as kubelet gives).
+func (a *Worker) stopAll(ctx context.Context, pod *corev1.Pod, at Placement, deadline time.Time) error {
 	a.probes.Stop(pod.UID, "")
 	current, err := a.cfg.Runtime.Containers(ctx, at.SandboxID)
 	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
@@ -42,14 +54,7 @@ func (a *Worker) terminate(ctx context.Context, pod *corev1.Pod, at Placement) e
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	err = a.cfg.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("confirming deletion of pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	return nil
+	return g.Wait()
 }
 
 // preStop runs a container's preStop hook once, within what is left of the

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -237,5 +238,33 @@ func TestUnreadyConditionsAsKubelet(t *testing.T) {
 				t.Errorf("%s: %s %s %q, want False ContainersNotReady \"containers with unready status: [web]\"", c.Type, c.Status, c.Reason, c.Message)
 			}
 		}
+	}
+}
+
+// activeDeadlineSeconds: looked at again when due, then the containers are
+// stopped and the pod Failed with kubelet's reason and message.
+func TestActiveDeadline(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}}, nil, corev1.RestartPolicyAlways)
+	p.Spec.ActiveDeadlineSeconds = ptr.To(int64(5))
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	got, again := s.sync(key)
+	if got.Status.Phase != corev1.PodRunning || again > 5*time.Second {
+		t.Fatalf("phase %s, again in %s; want Running and a look within the 5 s deadline", got.Status.Phase, again)
+	}
+	s.clock.Step(3 * time.Second)
+	if got, again = s.sync(key); got.Status.Phase != corev1.PodRunning || again > 2*time.Second {
+		t.Errorf("3 s in: phase %s, again in %s; want Running, looked at again within 2 s", got.Status.Phase, again)
+	}
+	s.clock.Step(3 * time.Second)
+	got, _ = s.sync(key)
+	if got.Status.Phase != corev1.PodFailed || got.Status.Reason != "DeadlineExceeded" || got.Status.Message != "Pod was active on the node longer than the specified deadline" {
+		t.Errorf("past the deadline: %s %s %q; want Failed DeadlineExceeded", got.Status.Phase, got.Status.Reason, got.Status.Message)
+	}
+	if !slices.Contains(s.rt.Calls(), "StopContainer "+at.SandboxID+"/app") {
+		t.Errorf("calls %v: the container was not stopped", s.rt.Calls())
+	}
+	if term := got.Status.ContainerStatuses[0].State.Terminated; term == nil {
+		t.Errorf("container status %+v, want terminated", got.Status.ContainerStatuses[0].State)
 	}
 }
