@@ -146,6 +146,13 @@ func TestAgentPodExitsAndNodeGoes(t *testing.T) {
 	harness.Eventually(t, 30*time.Second, "deadline Failed with DeadlineExceeded", func() bool {
 		return jsonpath(s, "{.status.phase} {.status.reason}", "get", "pod", "-n", "apps", "deadline") == "Failed DeadlineExceeded"
 	})
+	// A subPathExpr that expands to ".." is refused, as kubelet refuses it.
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"backsteps","namespace":"apps"},"spec":{"volumes":[{"name":"w","emptyDir":{}}],
+		"containers":[{"name":"c","image":"busybox","command":["sleep"],"env":[{"name":"UP","value":".."}],
+		"volumeMounts":[{"name":"w","mountPath":"/w","subPathExpr":"$(UP)"}]}]}}`)
+	harness.Eventually(t, 30*time.Second, "backsteps waiting with CreateContainerConfigError", func() bool {
+		return jsonpath(s, "{.status.containerStatuses[0].state.waiting.reason}", "get", "pod", "-n", "apps", "backsteps") == "CreateContainerConfigError"
+	})
 	// A crashing container under restartPolicy Always goes into CrashLoopBackOff.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"crash","namespace":"apps"},"spec":{"containers":[{"name":"c","image":"busybox","command":["exit","1"]}]}}`)
 	harness.Eventually(t, 30*time.Second, "CrashLoopBackOff", func() bool {

@@ -192,8 +192,10 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
 	spec := runtimeContainer(pod, c, attempt)
-	spec.Mounts = a.volumes.Mounts(pod, c)
-	if spec.Env, err = a.env.Env(ctx, pod, c); err != nil {
+	if spec.Env, err = a.env.Env(ctx, pod, c); err == nil {
+		spec.Mounts, err = a.volumes.Mounts(pod, c, spec.Env)
+	}
+	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return status.Container(c, st, "CreateContainerConfigError", err.Error())
 	}

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker/refs"
-	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
 // volumeRefresh is how often configMap, secret, downward API and token contents
@@ -278,19 +277,6 @@ func applyFSGroup(dir string, gid int64, writable bool) error {
 		}
 		return os.Chmod(p, m)
 	})
-}
-
-// Mounts are a container's volume mounts as host paths.
-func (a *Manager) Mounts(pod *corev1.Pod, c *corev1.Container) []runtime.Mount {
-	var out []runtime.Mount
-	for _, m := range c.VolumeMounts {
-		src := a.volumeDir(pod, m.Name)
-		if m.SubPath != "" {
-			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
-		}
-		out = append(out, runtime.Mount{HostPath: src, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly})
-	}
-	return out
 }
 
 // Remove deletes a pod's volumes and forgets its tokens once its sandbox is gone.
