@@ -52,12 +52,13 @@ func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) 
 	s.Kubectl("create", "configmap", "cfg", "-n", "apps", "--from-literal=k=from-configmap")
 	s.Kubectl("create", "secret", "generic", "sec", "-n", "apps", "--from-literal=s=from-secret")
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"env","namespace":"apps","labels":{"app":"env"}},"spec":{
-		"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo \"$FROM_CM $FROM_SECRET $POD_NAME $MEM_MI $CM_k\"; cat /cfg/k /sec/s /info/labels; echo; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; sleep 3600"],
+		"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo \"$FROM_CM $FROM_SECRET $POD_NAME $MEM_MI $CM_k $CPU_M\"; cat /cfg/k /sec/s /info/labels; echo; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; sleep 3600"],
 			"resources":{"limits":{"memory":"200Mi"}},
 			"env":[{"name":"FROM_CM","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"k"}}},
 				{"name":"FROM_SECRET","valueFrom":{"secretKeyRef":{"name":"sec","key":"s"}}},
 				{"name":"POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},
-				{"name":"MEM_MI","valueFrom":{"resourceFieldRef":{"resource":"limits.memory","divisor":"1Mi"}}}],
+				{"name":"MEM_MI","valueFrom":{"resourceFieldRef":{"resource":"limits.memory","divisor":"1Mi"}}},
+				{"name":"CPU_M","valueFrom":{"resourceFieldRef":{"resource":"limits.cpu","divisor":"1m"}}}],
 			"envFrom":[{"prefix":"CM_","configMapRef":{"name":"cfg"}}],
 			"volumeMounts":[{"name":"cfg","mountPath":"/cfg"},{"name":"sec","mountPath":"/sec"},{"name":"info","mountPath":"/info"}]}],
 		"volumes":[{"name":"cfg","configMap":{"name":"cfg"}},{"name":"sec","secret":{"secretName":"sec"}},
@@ -67,7 +68,8 @@ func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) 
 	})
 	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "env")
 	sandbox := strings.SplitN(strings.TrimPrefix(node, "fargate-"), ".", 2)[0]
-	want := "from-configmap from-secret env 200 from-configmap\nfrom-configmapfrom-secretenv\napps\n"
+	// No CPU limit: the node's allocatable, the provisioned 0.25 vCPU.
+	want := "from-configmap from-secret env 200 from-configmap 250\nfrom-configmapfrom-secretenv\napps\n"
 	var got string
 	for deadline := time.Now().Add(30 * time.Second); got != want; time.Sleep(100 * time.Millisecond) {
 		got = containerOutput(dataDir, sandbox, "c")
@@ -90,7 +92,7 @@ func checkEnvAndVolumes(t *testing.T, s *harness.Server, dataDir, image string) 
 	if err != nil || review.Status.UserInfo.Username != "system:serviceaccount:apps:default" {
 		t.Errorf("the pod's token: %v, %+v; want system:serviceaccount:apps:default", err, review)
 	}
-	checkLogsAndExec(t, s, "env", "from-configmap from-secret env 200 from-configmap")
+	checkLogsAndExec(t, s, "env", "from-configmap from-secret env 200 from-configmap 250")
 	s.Kubectl("delete", "pod", "-n", "apps", "env", "--grace-period=1")
 }
 

@@ -239,5 +239,5 @@ func done(sb *v1alpha1.Sandbox, t string) bool {
 
 // placement is where the pod of sb runs, for its pod worker.
 func placement(sb *v1alpha1.Sandbox) podworker.Placement {
-	return podworker.Placement{SandboxID: sb.Name, PodIP: sb.Spec.IP, HostIP: sb.Spec.IP, NodeName: sb.Spec.NodeName}
+	return podworker.Placement{SandboxID: sb.Name, PodIP: sb.Spec.IP, HostIP: sb.Spec.IP, NodeName: sb.Spec.NodeName, Allocatable: sandboxCapacity(sb)}
 }

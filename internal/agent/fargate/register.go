@@ -27,16 +27,22 @@ const (
 	LeaseDuration = 40 * time.Second
 )
 
-// nodeFor is the Node a sandbox registers: Fargate's name, labels and taint, the
-// provisioned size as capacity (beyond EKS, which shows the host's), pods: 1.
-func (r *Reconciler) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev1.Node {
-	host := names.NodeHostname(sb.Spec.NodeName)
-	capacity := corev1.ResourceList{
+// sandboxCapacity is the node's capacity and allocatable: the provisioned size
+// (beyond EKS, which shows the host's) and one pod.
+func sandboxCapacity(sb *v1alpha1.Sandbox) corev1.ResourceList {
+	return corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewMilliQuantity(sb.Spec.MilliCPU, resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(sb.Spec.MemoryMiB<<20, resource.BinarySI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(sb.Spec.EphemeralStorageGiB<<30, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(1, resource.DecimalSI),
 	}
+}
+
+// nodeFor is the Node a sandbox registers: Fargate's name, labels and taint, the
+// provisioned size as capacity (beyond EKS, which shows the host's), pods: 1.
+func (r *Reconciler) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev1.Node {
+	host := names.NodeHostname(sb.Spec.NodeName)
+	capacity := sandboxCapacity(sb)
 	now := metav1.NewTime(r.Clock.Now())
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}

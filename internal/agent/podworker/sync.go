@@ -62,7 +62,7 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		byName[current[i].Name] = &current[i]
 	}
 	st := pod.Status.DeepCopy()
-	if err := a.volumes.Prepare(ctx, pod); err != nil {
+	if err := a.volumes.Prepare(ctx, pod, at.Allocatable); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
 		return resync * 5, nil
 	}
@@ -192,7 +192,7 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
 	spec := runtimeContainer(pod, c, attempt)
-	if spec.Env, err = a.env.Env(ctx, pod, c); err == nil {
+	if spec.Env, err = a.env.Env(ctx, pod, c, at.Allocatable); err == nil {
 		spec.Mounts, err = a.volumes.Mounts(pod, c, spec.Env)
 	}
 	if err != nil {

@@ -35,6 +35,9 @@ type Placement struct {
 	// PodIP is the pod's address; HostIP its node's (the same on Fargate).
 	PodIP, HostIP string
 	NodeName      string
+	// Allocatable is the node's (on Fargate, the provisioned size): what the
+	// downward API gives for a limit a container does not set.
+	Allocatable corev1.ResourceList
 }
 
 // Config is what a Worker works with.

@@ -28,7 +28,9 @@ type Resolver struct {
 // Env resolves a container's environment as kubelet does: service variables,
 // then envFrom, then env in order (later wins), with valueFrom fieldRef, resourceFieldRef,
 // configMapKeyRef and secretKeyRef, and $(VAR) references to earlier variables.
-func (r *Resolver) Env(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
+// allocatable is the node's, for resourceFieldRef limits the container does
+// not set.
+func (r *Resolver) Env(ctx context.Context, pod *corev1.Pod, c *corev1.Container, allocatable corev1.ResourceList) ([]string, error) {
 	vars := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -59,7 +61,7 @@ func (r *Resolver) Env(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		}
 	}
 	for _, e := range c.Env {
-		v, err := r.envValue(ctx, pod, c, e, vars)
+		v, err := r.envValue(ctx, pod, c, e, vars, allocatable)
 		if err != nil {
 			return nil, fmt.Errorf("environment variable %s: %w", e.Name, err)
 		}
@@ -88,7 +90,7 @@ func (r *Resolver) envSource(ctx context.Context, ns string, from corev1.EnvFrom
 	return out, err
 }
 
-func (r *Resolver) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Container, e corev1.EnvVar, earlier map[string]string) (string, error) {
+func (r *Resolver) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Container, e corev1.EnvVar, earlier map[string]string, allocatable corev1.ResourceList) (string, error) {
 	from := e.ValueFrom
 	switch {
 	case from == nil:
@@ -100,7 +102,7 @@ func (r *Resolver) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 		if ref.ContainerName == "" {
 			ref.ContainerName = c.Name
 		}
-		return refs.Resource(pod, &ref)
+		return refs.Resource(pod, &ref, allocatable)
 	case from.ConfigMapKeyRef != nil:
 		ref := from.ConfigMapKeyRef
 		return r.keyValue(ctx, pod.Namespace, ref.Name, ref.Key, false, ref.Optional)

@@ -12,7 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
+	podresource "k8s.io/kubernetes/pkg/api/v1/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -96,33 +96,8 @@ func formatMap(m map[string]string) string {
 }
 
 // Resource is a container's request or limit, rounded up in the reference's
-// divisor. (kubelet falls back to the node's allocatable for an unset limit; fargo
-// does not yet, and says so.)
-func Resource(pod *corev1.Pod, ref *corev1.ResourceFieldSelector) (string, error) {
-	var c *corev1.Container
-	for i := range pod.Spec.Containers {
-		if pod.Spec.Containers[i].Name == ref.ContainerName {
-			c = &pod.Spec.Containers[i]
-		}
-	}
-	if c == nil {
-		return "", fmt.Errorf("container %q not in the pod", ref.ContainerName)
-	}
-	kind, name, _ := strings.Cut(ref.Resource, ".")
-	list := c.Resources.Limits
-	if kind == "requests" {
-		list = c.Resources.Requests
-	}
-	q, ok := list[corev1.ResourceName(name)]
-	if !ok {
-		return "", fmt.Errorf("resource %s of container %s is not set", ref.Resource, c.Name)
-	}
-	div := ref.Divisor
-	if div.IsZero() {
-		div = resource.MustParse("1")
-	}
-	if name == "cpu" {
-		return strconv.FormatInt((q.MilliValue()+div.MilliValue()-1)/div.MilliValue(), 10), nil
-	}
-	return strconv.FormatInt((q.Value()+div.Value()-1)/div.Value(), 10), nil
+// divisor, as kubelet resolves it: an unset limit is the node's allocatable
+// (on Fargate, the provisioned size), an unset request 0.
+func Resource(pod *corev1.Pod, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, error) {
+	return podresource.ExtractResourceValueByContainerNameAndNodeAllocatable(ref, pod, ref.ContainerName, allocatable)
 }

@@ -28,12 +28,16 @@ func TestDownwardValues(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		res, div, want string
-	}{{"limits.cpu", "", "1"}, {"limits.cpu", "1m", "250"}, {"limits.memory", "1Mi", "1024"}, {"limits.memory", "", "1073741824"}} {
+	}{{"limits.cpu", "", "1"}, {"limits.cpu", "1m", "250"}, {"limits.memory", "1Mi", "1024"}, {"limits.memory", "", "1073741824"},
+		// Unset: a limit is the node's allocatable (the provisioned size), a request 0.
+		{"limits.ephemeral-storage", "1Gi", "20"}, {"requests.cpu", "1m", "0"}} {
 		ref := &corev1.ResourceFieldSelector{ContainerName: "c", Resource: tc.res}
 		if tc.div != "" {
 			ref.Divisor = resource.MustParse(tc.div)
 		}
-		if got, err := Resource(pod, ref); err != nil || got != tc.want {
+		allocatable := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"),
+			corev1.ResourceEphemeralStorage: resource.MustParse("20Gi")}
+		if got, err := Resource(pod, ref, allocatable); err != nil || got != tc.want {
 			t.Errorf("Resource(%s/%s) = %q, %v; want %q", tc.res, tc.div, got, err, tc.want)
 		}
 	}

@@ -53,14 +53,15 @@ func (a *Manager) volumeDir(pod *corev1.Pod, name string) string {
 // downwardAPI, projected with service-account tokens), refreshing their
 // contents every volumeRefresh. A missing, non-optional source is an error the
 // pod waits on, as kubelet's FailedMount.
-func (a *Manager) Prepare(ctx context.Context, pod *corev1.Pod) error {
+// allocatable is the node's, for downward API limits the containers do not set.
+func (a *Manager) Prepare(ctx context.Context, pod *corev1.Pod, allocatable corev1.ResourceList) error {
 	stamp := filepath.Join(a.podDir(pod), ".volumes")
 	if fi, err := os.Stat(stamp); err == nil && a.Clock.Since(fi.ModTime()) < volumeRefresh {
 		return nil
 	}
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
-		files, err := a.volumeFiles(ctx, pod, v)
+		files, err := a.volumeFiles(ctx, pod, v, allocatable)
 		if err != nil {
 			return fmt.Errorf("MountVolume.SetUp failed for volume %q: %w", v.Name, err)
 		}
@@ -91,7 +92,7 @@ type file struct {
 }
 
 // volumeFiles renders a volume's contents; nil for an emptyDir.
-func (a *Manager) volumeFiles(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (map[string]file, error) {
+func (a *Manager) volumeFiles(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, allocatable corev1.ResourceList) (map[string]file, error) {
 	switch {
 	case v.EmptyDir != nil:
 		return nil, nil
@@ -100,9 +101,9 @@ func (a *Manager) volumeFiles(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case v.Secret != nil:
 		return a.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode))
 	case v.DownwardAPI != nil:
-		return downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode))
+		return downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode), allocatable)
 	case v.Projected != nil:
-		return a.projectedFiles(ctx, pod, v.Projected)
+		return a.projectedFiles(ctx, pod, v.Projected, allocatable)
 	}
 	return nil, fmt.Errorf("volume type not supported by fargo yet")
 }
@@ -152,7 +153,7 @@ func (a *Manager) secretFiles(ctx context.Context, ns, name string, items []core
 	return pick(data, items, def)
 }
 
-func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os.FileMode) (map[string]file, error) {
+func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os.FileMode, allocatable corev1.ResourceList) (map[string]file, error) {
 	out := map[string]file{}
 	for _, it := range items {
 		var val string
@@ -161,7 +162,7 @@ func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os
 		case it.FieldRef != nil:
 			val, err = refs.Field(pod, it.FieldRef.FieldPath)
 		case it.ResourceFieldRef != nil:
-			val, err = refs.Resource(pod, it.ResourceFieldRef)
+			val, err = refs.Resource(pod, it.ResourceFieldRef, allocatable)
 		}
 		if err != nil {
 			return nil, err
@@ -178,7 +179,7 @@ func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, def os
 // projectedFiles merges the sources, service-account tokens included: requested
 // for the pod's service account with the volume's audience and expiry, bound to
 // the pod, so in-cluster clients work from a Fargate pod.
-func (a *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) (map[string]file, error) {
+func (a *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, allocatable corev1.ResourceList) (map[string]file, error) {
 	out := map[string]file{}
 	def := mode(p.DefaultMode)
 	for _, src := range p.Sources {
@@ -190,7 +191,7 @@ func (a *Manager) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1
 		case src.Secret != nil:
 			files, err = a.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, def)
 		case src.DownwardAPI != nil:
-			files, err = downwardFiles(pod, src.DownwardAPI.Items, def)
+			files, err = downwardFiles(pod, src.DownwardAPI.Items, def, allocatable)
 		case src.ServiceAccountToken != nil:
 			var token string
 			token, err = a.token(ctx, pod, src.ServiceAccountToken)
