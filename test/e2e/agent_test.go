@@ -279,7 +279,7 @@ func TestContainerdPods(t *testing.T) {
 		return strings.Contains(out, "GET /after-the-restart")
 	})
 
-	if out, err := s2.TryKubectl("logs", "-n", "apps", "done"); err != nil || !strings.Contains(out, "finished-output") {
+	if out, err := s2.TryKubectl("logs", "-n", "apps", "done", "-c", "c"); err != nil || !strings.Contains(out, "finished-output") {
 		t.Errorf("kubectl logs of the finished pod after a restart: %v %q", err, out)
 	}
 
@@ -312,21 +312,28 @@ func removeCgroups(t testing.TB) {
 	}
 }
 
-// checkFinishedPodKept runs a pod that prints and exits: once Succeeded, its
+// checkFinishedPodKept runs a pod whose containers print and exit, one with a
+// termination message, one failing with FallbackToLogsOnError: once done, its
 // sandbox is stopped (no cgroup, no network namespace) while its node stays
 // Ready and cordoned and kubectl logs still answers, as on a kubelet.
 func checkFinishedPodKept(t *testing.T, s *harness.Server, image string) {
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"done","namespace":"apps"},"spec":{"restartPolicy":"Never",
-"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo finished-output"]}]}}`)
-	harness.Eventually(t, time.Minute, "done Succeeded", func() bool {
-		return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "done") == "Succeeded"
+"containers":[{"name":"c","image":"` + image + `","command":["sh","-c","echo finished-output; printf bye > /dev/termination-log"]},
+	{"name":"f","image":"` + image + `","command":["sh","-c","echo last words; exit 2"],"terminationMessagePolicy":"FallbackToLogsOnError"}]}}`)
+	harness.Eventually(t, time.Minute, "done Failed (container f exits 2)", func() bool {
+		return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", "done") == "Failed"
 	})
+	// Termination messages: the file a run wrote, or the tail of a failed one's log.
+	if got := jsonpath(s, `{.status.containerStatuses[?(@.name=="c")].state.terminated.message}|{.status.containerStatuses[?(@.name=="f")].state.terminated.message}`,
+		"get", "pod", "-n", "apps", "done"); got != "bye|last words\n" {
+		t.Errorf("termination messages %q, want \"bye|last words\\n\"", got)
+	}
 	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", "done")
 	sandbox := jsonpath(s, "{.metadata.labels.fargo\\.dev/sandbox}", "get", "node", node)
 	harness.Eventually(t, 30*time.Second, "the finished pod's sandbox stopped", func() bool {
 		return jsonpath(s, `{.status.conditions[?(@.type=="Stopped")].status}`, "get", "sandbox", sandbox) == "True"
 	})
-	if out, err := s.TryKubectl("logs", "-n", "apps", "done"); err != nil || !strings.Contains(out, "finished-output") {
+	if out, err := s.TryKubectl("logs", "-n", "apps", "done", "-c", "c"); err != nil || !strings.Contains(out, "finished-output") {
 		t.Errorf("kubectl logs of the finished pod: %v %q", err, out)
 	}
 	if got := jsonpath(s, `{.spec.unschedulable} {.status.conditions[?(@.type=="Ready")].status}`, "get", "node", node); got != "true True" {

@@ -57,6 +57,8 @@ func (a *Worker) deadlineExceeded(ctx context.Context, pod *corev1.Pod, at Place
 		return out
 	}
 	st.InitContainerStatuses, st.ContainerStatuses = report(pod.Spec.InitContainers), report(pod.Spec.Containers)
+	a.addMessages(ctx, pod, at, st.InitContainerStatuses)
+	a.addMessages(ctx, pod, at, st.ContainerStatuses)
 	a.fillStatus(pod, st, at)
 	return a.status.Write(ctx, pod, st)
 }

@@ -80,6 +80,8 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		}
 		statuses = append(statuses, a.syncContainer(ctx, pod, at, c, byName[c.Name], restarts(pod.Spec.RestartPolicy)))
 	}
+	a.addMessages(ctx, pod, at, initStatuses)
+	a.addMessages(ctx, pod, at, statuses)
 	st.InitContainerStatuses, st.ContainerStatuses = initStatuses, statuses
 	st.Phase = status.Phase(&pod.Spec, initDone, statuses)
 	if initFailed {
@@ -194,6 +196,12 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 	spec := runtimeContainer(pod, c, attempt)
 	if spec.Env, err = a.env.Env(ctx, pod, c, at.Allocatable); err == nil {
 		spec.Mounts, err = a.volumes.Mounts(pod, c, spec.Env)
+	}
+	if err == nil && c.TerminationMessagePath != "" {
+		var path string
+		if path, err = a.terminationLog(pod, c, attempt); err == nil {
+			spec.Mounts = append(spec.Mounts, runtime.Mount{HostPath: path, ContainerPath: c.TerminationMessagePath})
+		}
 	}
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)

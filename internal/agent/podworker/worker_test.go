@@ -3,6 +3,9 @@ package podworker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -266,5 +269,41 @@ func TestActiveDeadline(t *testing.T) {
 	}
 	if term := got.Status.ContainerStatuses[0].State.Terminated; term == nil {
 		t.Errorf("container status %+v, want terminated", got.Status.ContainerStatuses[0].State)
+	}
+}
+
+// What a run writes to its terminationMessagePath becomes its terminated
+// state's message.
+func TestTerminationMessage(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"exit", "1"}, TerminationMessagePath: "/dev/termination-log"}}, nil, corev1.RestartPolicyAlways)
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	got, _ := s.sync(key)
+	if last := got.Status.ContainerStatuses[0].LastTerminationState.Terminated; last == nil || last.Message != "" {
+		t.Fatalf("after the exit: %+v, want terminated with no message yet", got.Status.ContainerStatuses[0])
+	}
+	logFile := filepath.Join(s.w.cfg.Dir, "uid-1", "containers", "app", "0.termination-log")
+	if err := os.WriteFile(logFile, []byte("disk full"), 0o666); err != nil {
+		t.Fatalf("the run's termination log: %v", err)
+	}
+	if got, _ = s.sync(key); got.Status.ContainerStatuses[0].LastTerminationState.Terminated.Message != "disk full" {
+		t.Errorf("message %q, want what the run wrote", got.Status.ContainerStatuses[0].LastTerminationState.Terminated.Message)
+	}
+}
+
+func TestLogTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	var b strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "2026-12-02T10:00:00Z stdout F line %d\n", i)
+	}
+	b.WriteString("2026-12-02T10:00:00Z stderr P half \n2026-12-02T10:00:00Z stderr F and half\n")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := logTail(path)
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != maxMessageLogLines || lines[0] != "line 21" || lines[len(lines)-1] != "half and half" {
+		t.Errorf("tail: %d lines, first %q, last %q; want the last 80, partial records joined", len(lines), lines[0], lines[len(lines)-1])
 	}
 }
