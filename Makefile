@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup bench-network generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup bench-network conformance generate clean
 all: build
 
 deps:
@@ -111,6 +111,27 @@ bench-startup: build
 bench-network: build bin/testserver
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags e2e -run '^$$' \
 		-bench BenchmarkNetwork -benchtime $(or $(RUNS),3)x -timeout 30m ./test/e2e/
+
+# Upstream's [sig-node] and [sig-network] [Conformance] e2e tests against a real
+# server (root), on the node group and then with every namespace on Fargate;
+# writes docs/conformance.md and fails on a Fargate-only failure. e2e.test, the
+# ginkgo CLI and agnhost are built from the Go module proxy at the embedded
+# Kubernetes version (test/tools/conformance, a module of its own). Output and
+# reports: bin/conformance. FOCUS=regexp narrows the tests, PROCS=N (6) sets
+# ginkgo's parallelism.
+CONFORMANCE_MOD := test/tools/conformance/go.mod test/tools/conformance/go.sum
+bin/e2e.test: $(CONFORMANCE_MOD)
+	cd test/tools/conformance && $(GO) test -c -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)' \
+		-o $(CURDIR)/bin/e2e.test k8s.io/kubernetes/test/e2e
+bin/ginkgo: $(CONFORMANCE_MOD)
+	cd test/tools/conformance && $(GO) build -o $(CURDIR)/bin/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+bin/agnhost: $(CONFORMANCE_MOD)
+	cd test/tools/conformance && CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(CURDIR)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
+
+conformance: build bin/e2e.test bin/ginkgo bin/agnhost
+	@hack/deps.sh bind9-dnsutils
+	FARGO_CONFORMANCE_DOC=$(CURDIR)/docs/conformance.md FARGO_CONFORMANCE_FOCUS='$(FOCUS)' FARGO_CONFORMANCE_PROCS=$(PROCS) \
+		$(GO) test -tags conformance -count=1 -v -run TestConformance -timeout 90m ./test/conformance/
 
 bench-sizing: deps
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -run '^$$' \

@@ -4,14 +4,12 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -101,19 +99,6 @@ func jsonpath(s *harness.Server, path string, args ...string) string {
 	return out
 }
 
-// sandboxProcs lists the PIDs in fargo's sandbox cgroups (/fargo/<host>/<sandbox>/<container>).
-func sandboxProcs() []string {
-	paths, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/*/cgroup.procs")
-	var pids []string
-	for _, p := range paths {
-		data, _ := os.ReadFile(p)
-		pids = append(pids, strings.Fields(string(data))...)
-	}
-	return pids
-}
-
-// cleanupSandboxes kills whatever a failed test left in fargo's cgroups and the
-// containerd shims serving dataDir, and removes the cgroups and network namespaces.
 // containerOutput is what the first run of a Fargate container printed: its
 // CRI-format log file under the data dir, without each record's time, stream
 // and tag.
@@ -133,63 +118,13 @@ func containerOutput(dataDir, sandbox, container string) string {
 	return out.String()
 }
 
-func cleanupSandboxes(t testing.TB, dataDir string) {
-	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
-	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
-	// Node-group kubelets outlive a server that died (as its sandboxes do); left,
-	// they hold their node addresses for the next test.
-	_ = exec.Command("pkill", "-f", "fargo kubelet --config="+dataDir+"/").Run()
-	if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
-		var under []string
-		for _, line := range strings.Split(string(mounts), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dataDir+"/") {
-				under = append(under, f[1])
-			}
-		}
-		for i := len(under) - 1; i >= 0; i-- { // innermost first
-			_ = syscall.Unmount(under[i], syscall.MNT_DETACH)
-		}
-	}
-	for _, pid := range sandboxProcs() {
-		var n int
-		if _, err := fmt.Sscan(pid, &n); err == nil {
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
-	}
-	time.Sleep(200 * time.Millisecond)
-	removeCgroups(t)
-	// The VPC's blackhole route: the tests' VPCs are all in 192.168.0.0/16 (a
-	// config with one subnet has that subnet for its VPC).
-	out, _ := exec.Command("ip", "-4", "route", "show", "type", "blackhole").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "blackhole" && strings.HasPrefix(f[1], "192.168.") {
-			_ = exec.Command("ip", "route", "del", "blackhole", f[1]).Run()
-		}
-	}
-	// Load balancers' and the service CIDR's local routes (cni.RouteLocal,
-	// cni.RouteServices): the local routes on lo that the kernel did not make.
-	out, _ = exec.Command("ip", "-4", "route", "show", "table", "local", "type", "local", "dev", "lo").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "local" && !strings.Contains(line, "proto kernel") {
-			_ = exec.Command("ip", "route", "del", "local", f[1], "dev", "lo", "table", "local").Run()
-		}
-	}
-	_ = exec.Command("nft", "delete", "table", "ip", "kube-proxy").Run()
-	ns, _ := filepath.Glob("/run/netns/fargo-*")
-	for _, n := range ns {
-		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
-	}
-}
-
 // The seed's test2-fargate Deployment under real containerd: two pods Running on
 // their own nodes in sized cgroups; a memory hog is OOMKilled; a finished pod
 // keeps its node and logs, not its compute (checkFinishedPodKept); a server
 // restart keeps the containers and recreates nothing; deleting the Deployment
 // and the finished pods removes nodes, processes and namespaces.
 func TestContainerdPods(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
 	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
@@ -200,7 +135,7 @@ func TestContainerdPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
+	t.Cleanup(func() { harness.CleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
 	args := append(harness.ServerArgs(t, dataDir), "--runtime", "containerd", "--host-name", "e2e")
 	s := harness.StartServerWith(t, args)
 	t.Cleanup(func() {
@@ -218,7 +153,7 @@ func TestContainerdPods(t *testing.T) {
 		return jsonpath(s, "{.status.readyReplicas}", "get", "deployment", "-n", "apps", "test2-fargate") == "2"
 	})
 	t.Logf("kubectl get pods -o wide:\n%s", s.Kubectl("get", "pods", "-n", "apps", "-o", "wide"))
-	pids := sandboxProcs()
+	pids := harness.SandboxProcs()
 	if len(pids) != 4 {
 		t.Fatalf("processes in sandbox cgroups: %v, want nginx's master and worker in each of two", pids)
 	}
@@ -267,7 +202,7 @@ func TestContainerdPods(t *testing.T) {
 	if got := jsonpath(s2, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate"); got != ids {
 		t.Errorf("container IDs after restart %q, before %q", got, ids)
 	}
-	if got := strings.Join(sandboxProcs(), " "); got != strings.Join(pids, " ") {
+	if got := strings.Join(harness.SandboxProcs(), " "); got != strings.Join(pids, " ") {
 		t.Errorf("sandbox processes after restart %q, before %q", got, strings.Join(pids, " "))
 	}
 	// Output after the restart still reaches the pod's log: the new agent reads
@@ -293,23 +228,8 @@ func TestContainerdPods(t *testing.T) {
 	t.Logf("nodes removed %s after the delete", time.Since(start).Round(time.Millisecond))
 	harness.Eventually(t, 30*time.Second, "sandboxes torn down", func() bool {
 		ns, _ := filepath.Glob("/run/netns/fargo-*")
-		return len(sandboxProcs()) == 0 && len(ns) == 0
+		return len(harness.SandboxProcs()) == 0 && len(ns) == 0
 	})
-}
-
-// removeCgroups removes fargo's (emptied) cgroups in every hierarchy, the
-// cgroup2 one of a hybrid host included, deepest first: /fargo/<host>/<sandbox>/<container>.
-func removeCgroups(t testing.TB) {
-	for _, depth := range []string{"*/*/*", "*/*", "*", ""} {
-		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "fargo", depth))
-		for _, d := range dirs {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				if err := os.Remove(d); err != nil && depth == "" {
-					t.Errorf("removing cgroup %s: %v", d, err)
-				}
-			}
-		}
-	}
 }
 
 // checkFinishedPodKept runs a pod whose containers print and exit, one with a

@@ -77,7 +77,7 @@ func upstream(t testing.TB) int {
 // host and both kinds of pod; an edit to the Corefile takes effect without a
 // restart; a Fargate profile for CoreDNS made afterwards moves it to Fargate.
 func TestClusterDNS(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	busybox := images.Serve(t, "busybox", img, err)
 	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
@@ -86,7 +86,7 @@ func TestClusterDNS(t *testing.T) {
 	testserver := images.Serve(t, "testserver", img, err)
 	port := upstream(t)
 
-	dataDir, cfg := clusterDir(t, "fargo-dns-", dnsConfig)
+	dataDir, cfg := harness.ClusterDir(t, "fargo-dns-", dnsConfig)
 	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
 		"--host-name", "dns", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
 	s := harness.StartServerWith(t, args)
@@ -277,11 +277,11 @@ func checkServicesFromEverywhere(t *testing.T, s *harness.Server) {
 // create cluster --fargate makes) CoreDNS runs on Fargate, annotated
 // compute-type: fargate as eksctl patches it, and answers a Fargate pod.
 func TestClusterDNSOnFargate(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	busybox := images.Serve(t, "busybox", img, err)
 	port := upstream(t)
-	dataDir, cfg := clusterDir(t, "fargo-dnsfg-", `apiVersion: eksctl.io/v1alpha5
+	dataDir, cfg := harness.ClusterDir(t, "fargo-dnsfg-", `apiVersion: eksctl.io/v1alpha5
 kind: ClusterConfig
 metadata: {name: dnsfg, region: ap-southeast-1}
 vpc:

@@ -54,10 +54,10 @@ type recovery struct {
 // same container (but the one whose shim died, which is restarted in place), every
 // pod created runs, no IP is held twice, and nothing leaks.
 func TestFaults(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, cfg := clusterDir(t, "fargo-faults-", faultsConfig)
+	dataDir, cfg := harness.ClusterDir(t, "fargo-faults-", faultsConfig)
 	// etcd's data on a filesystem of its own, to fill: room for the WAL, the
 	// database, and the default free-space floor and reserve.
 	loopFilesystem(t, filepath.Join(dataDir, "etcd"), 1<<30)
@@ -212,7 +212,7 @@ func TestFaults(t *testing.T) {
 
 	s.Kubectl("delete", "deployment", "web", "-n", "faults")
 	harness.Eventually(t, 2*time.Minute, "every sandbox torn down", func() bool {
-		return resourceCounts(s) == [4]int{} && len(sandboxProcs()) == 0
+		return resourceCounts(s) == [4]int{} && len(harness.SandboxProcs()) == 0
 	})
 	for _, f := range figures {
 		t.Logf("recovery: %s: %d pods Running %.1f s after", f.fault, f.pods, f.elapsed.Seconds())

@@ -22,21 +22,21 @@ import (
 // through the CSR API). The two agents do not fight over host-wide state: the
 // netns and cgroup carry the host's name, and one service proxy runs.
 func TestJoinedAgent(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
 	dataDir, err := os.MkdirTemp("", "fargo-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
+	t.Cleanup(func() { harness.CleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
 	s := harness.StartServerWith(t, append(harness.ServerArgs(t, dataDir), "--runtime", "containerd", "--host-name", "e2e"))
 
 	agentDir, err := os.MkdirTemp("", "fargo-j-") // short: containerd's socket path has a limit
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cleanupSandboxes(t, agentDir); os.RemoveAll(agentDir) })
+	t.Cleanup(func() { harness.CleanupSandboxes(t, agentDir); os.RemoveAll(agentDir) })
 	out := &strings.Builder{}
 	agent := exec.Command(harness.Bin(t, "fargo"), "agent", "--kubeconfig", s.Kubeconfig(), "--data-dir", agentDir,
 		"--host-name", "joined", "--runtime", "containerd")

@@ -56,14 +56,14 @@ fargateProfiles:
 // Service frees its address; target type instance on Fargate is refused with
 // an event.
 func TestSeedLoadBalancers(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
 	img, err = images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
 	testserver := images.Serve(t, "testserver", img, err)
 	img, err = images.Busybox()
 	busybox := images.Serve(t, "busybox", img, err)
-	dataDir, cfg := clusterDir(t, "fargo-lb-", lbConfig)
+	dataDir, cfg := harness.ClusterDir(t, "fargo-lb-", lbConfig)
 	port := upstream(t)
 	args := append(harness.Without(harness.ServerArgs(t, dataDir), "--without-dns"), "--config", cfg, "--runtime", "containerd",
 		"--host-name", "lb", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))

@@ -49,10 +49,10 @@ fargateProfiles:
 // Fargate, both kinds answer kubectl logs and exec, and a kill -9 of the server
 // and a restart keep every pod's container.
 func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, cfg := clusterDir(t, "fargo-mixed-", mixedConfig)
+	dataDir, cfg := harness.ClusterDir(t, "fargo-mixed-", mixedConfig)
 	args := append(harness.ServerArgs(t, dataDir), "--config", cfg, "--runtime", "containerd", "--host-name", "mixed",
 		"--cpu-overcommit", "8", "--host-memory", "32Gi")
 	s := harness.StartServerWith(t, args)

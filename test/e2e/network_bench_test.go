@@ -53,11 +53,11 @@ const (
 // lookups from a Fargate pod's network namespace through the kube-dns Service
 // address against a CoreDNS pod's IP.
 func BenchmarkNetwork(b *testing.B) {
-	requireRoot(b)
+	harness.RequireRoot(b)
 	img, err := images.TestServer(filepath.Join(harness.Root(), "bin", "testserver"))
 	ref := images.Serve(b, "testserver", img, err)
 	port := upstream(b)
-	dataDir, cfg := clusterDir(b, "fargo-netbench-", netBenchConfig)
+	dataDir, cfg := harness.ClusterDir(b, "fargo-netbench-", netBenchConfig)
 	args := append(harness.Without(harness.ServerArgs(b, dataDir), "--without-dns"), "--config", cfg, "--fargate", "--runtime", "containerd",
 		"--host-name", "netbench", "--cpu-overcommit", "8", "--host-memory", "32Gi", "--dns-upstream", subnetRouter+":"+strconv.Itoa(port))
 	s := harness.StartServerWith(b, args)

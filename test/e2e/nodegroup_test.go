@@ -9,10 +9,8 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,10 +38,10 @@ vpc:
 // it registers as EKS names and labels it, goes Ready, runs a pod at an address
 // of its share of the subnet, and the apiserver reaches it for logs and exec.
 func TestNodeGroupNodeRunsPods(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, cfg := clusterDir(t, "fargo-ng-", nodeConfig)
+	dataDir, cfg := harness.ClusterDir(t, "fargo-ng-", nodeConfig)
 	s := harness.StartServerWith(t, append(harness.ServerArgs(t, dataDir), "--config", cfg))
 
 	ca, key := clusterCA(t, dataDir)
@@ -158,55 +156,4 @@ func clusterCA(t *testing.T, dataDir string) (*x509.Certificate, crypto.Signer) 
 		t.Fatal(err)
 	}
 	return cert, pair.PrivateKey.(crypto.Signer)
-}
-
-// leftoversOnHost lists what CRI and kubelets make outside the data dir: network
-// namespaces and container log links.
-func leftoversOnHost() map[string]bool {
-	seen := map[string]bool{}
-	for _, pattern := range []string{"/run/netns/cni-*", "/var/log/containers/*"} {
-		paths, _ := filepath.Glob(pattern)
-		for _, p := range paths {
-			seen[p] = true
-		}
-	}
-	return seen
-}
-
-// removeNodeLeftovers removes node-group nodes' cgroups, interfaces, and the
-// netns and log links that appeared since before.
-func removeNodeLeftovers(t testing.TB, before map[string]bool) {
-	for p := range leftoversOnHost() {
-		if !before[p] {
-			_ = syscall.Unmount(p, syscall.MNT_DETACH)
-			_ = os.Remove(p)
-		}
-	}
-	if err := nodegroup.RemoveCgroups("/fargo-nodes"); err != nil {
-		t.Error(err)
-	}
-	links, _ := filepath.Glob("/sys/class/net/fg[np]*")
-	for _, l := range links {
-		_ = exec.Command("ip", "link", "del", filepath.Base(l)).Run()
-	}
-	if left, _ := filepath.Glob("/sys/fs/cgroup/*/fargo-nodes"); len(left) > 0 {
-		t.Errorf("node cgroups left: %v", left)
-	}
-}
-
-// clusterDir makes a data dir removed at the end with all a server and its nodes
-// leave on the host, and writes config there; it returns both paths.
-func clusterDir(t testing.TB, prefix, config string) (dataDir, configFile string) {
-	t.Helper()
-	before := leftoversOnHost()
-	dataDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanupSandboxes(t, dataDir); removeNodeLeftovers(t, before); os.RemoveAll(dataDir) })
-	configFile = filepath.Join(t.TempDir(), "cluster.yaml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return dataDir, configFile
 }

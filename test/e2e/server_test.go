@@ -14,17 +14,10 @@ import (
 	"github.com/fargo-dev/fargo/test/harness"
 )
 
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the e2e tier runs as root (as CI does): run `sudo make test-e2e`")
-	}
-}
-
 // The seed walkthrough's cluster config brings up a cluster that the embedded
 // kubectl reaches with no flags, through FARGO_DATA_DIR.
 func TestSeedClusterWithEmbeddedKubectl(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	cfg := filepath.Join(harness.Root(), "examples", "eks-private-subnet.yaml")
 	s := harness.StartServer(t, "--config", cfg)
 

@@ -84,7 +84,7 @@ func benchRounds(b *testing.B) (rounds []int, partial bool) {
 // image on fargo's containerd, and the same batches on a node group's kubelet. The 50-pod batch also gives the host's memory per
 // extra Fargate pod beyond the container itself (fargo, containerd, shims).
 func BenchmarkStartup(b *testing.B) {
-	requireRoot(b)
+	harness.RequireRoot(b)
 	rounds, partial := benchRounds(b)
 	img, err := images.Busybox()
 	ref := images.Serve(b, "busybox", img, err)
@@ -94,7 +94,7 @@ func BenchmarkStartup(b *testing.B) {
 	var floor, density, nodeIdle, nodeAfter []float64
 	var parts [][3]float64 // server, containerd, shims per pod
 	for i := 0; i < b.N; i++ {
-		before := leftoversOnHost()
+		before := harness.LeftoversOnHost()
 		dataDir, err := os.MkdirTemp("", "fargo-bench-")
 		if err != nil {
 			b.Fatal(err)
@@ -108,8 +108,8 @@ func BenchmarkStartup(b *testing.B) {
 		// Once, at the end of the round or when it fails: sandboxes outlive the server.
 		cleanup := sync.OnceFunc(func() {
 			s.Stop()
-			cleanupSandboxes(b, dataDir)
-			removeNodeLeftovers(b, before)
+			harness.CleanupSandboxes(b, dataDir)
+			harness.RemoveNodeLeftovers(b, before)
 			os.RemoveAll(dataDir)
 		})
 		b.Cleanup(cleanup)

@@ -29,10 +29,10 @@ import (
 // pty, cp both ways, attach (output) and port-forward to a server that listens
 // on the pod's loopback only, and top through metrics-server.
 func TestKubectlVerbsOnBothKinds(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	dataDir, _ := clusterDir(t, "fargo-verbs-", "")
+	dataDir, _ := harness.ClusterDir(t, "fargo-verbs-", "")
 	var args []string
 	for _, a := range harness.ServerArgs(t, dataDir) {
 		if a != "--without-nodegroup" {

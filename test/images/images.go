@@ -64,7 +64,12 @@ func (r *rootfs) link(name, target string) {
 
 // image is the layer, linux on this machine's arch, with cmd and env.
 func (r rootfs) image(cmd []string, env ...string) (v1.Image, error) {
-	return airgap.SingleLayer(r, func(c *v1.Config) { c.Cmd, c.Env = cmd, env })
+	return r.imageWith(func(c *v1.Config) { c.Cmd, c.Env = cmd, env })
+}
+
+// imageWith is the layer, linux on this machine's arch, configured by config.
+func (r rootfs) imageWith(config func(*v1.Config)) (v1.Image, error) {
+	return airgap.SingleLayer(r, config)
 }
 
 // StartRegistry serves an empty in-memory registry on 127.0.0.1 until the test

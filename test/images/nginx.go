@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -68,22 +67,8 @@ func Nginx(cacheDir string) (v1.Image, error) {
 		}
 		fs.file(f.dst, data, f.mode)
 	}
-	libs, err := sharedLibraries(filepath.Join(root, "usr/sbin/nginx"))
-	if err != nil {
-		return nil, err
-	}
-	made := map[string]bool{"lib": true, "lib64": true}
-	for _, lib := range libs {
-		data, err := os.ReadFile(lib)
-		if err != nil {
-			return nil, fmt.Errorf("nginx image: %w", err)
-		}
-		rel := strings.TrimPrefix(lib, "/")
-		if d := filepath.Dir(rel); !made[d] {
-			made[d] = true
-			fs.dir(d)
-		}
-		fs.file(rel, data, 0o755)
+	if err := fs.libraries(filepath.Join(root, "usr/sbin/nginx")); err != nil {
+		return nil, fmt.Errorf("nginx image: %w", err)
 	}
 	fs.file("etc/nginx/nginx.conf", []byte(nginxConf), 0o644)
 	fs.file("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), 0o644)

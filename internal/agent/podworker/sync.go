@@ -80,9 +80,11 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		}
 		statuses = append(statuses, a.syncContainer(ctx, pod, at, c, byName[c.Name], restarts(pod.Spec.RestartPolicy)))
 	}
+	ephemeral := a.syncEphemeral(ctx, pod, at, byName)
 	a.addMessages(ctx, pod, at, initStatuses)
 	a.addMessages(ctx, pod, at, statuses)
-	st.InitContainerStatuses, st.ContainerStatuses = initStatuses, statuses
+	a.addMessages(ctx, pod, at, ephemeral)
+	st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses = initStatuses, statuses, ephemeral
 	st.Phase = status.Phase(&pod.Spec, initDone, statuses)
 	if initFailed {
 		st.Phase = corev1.PodFailed
@@ -94,7 +96,7 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		return 0, nil
 	}
-	if settled(append(initStatuses, statuses...)) {
+	if settled(append(append(initStatuses, statuses...), ephemeral...)) {
 		return refresh, nil
 	}
 	return resync, nil
@@ -145,6 +147,23 @@ func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, by
 		}
 	}
 	return done, out, nil
+}
+
+// syncEphemeral runs the pod's ephemeral containers (kubectl debug) as kubelet
+// does: each started once, in the pod's namespaces, never restarted; their spec
+// has no probes, ports or resources.
+func (a *Worker) syncEphemeral(ctx context.Context, pod *corev1.Pod, at Placement, byName map[string]*runtime.ContainerStatus) []corev1.ContainerStatus {
+	var out []corev1.ContainerStatus
+	for i := range pod.Spec.EphemeralContainers {
+		c := ephemeralContainer(&pod.Spec.EphemeralContainers[i])
+		out = append(out, a.syncContainer(ctx, pod, at, c, byName[c.Name], corev1.RestartPolicyNever))
+	}
+	return out
+}
+
+// ephemeralContainer is ec as a container: the same fields, as kubelet converts it.
+func ephemeralContainer(ec *corev1.EphemeralContainer) *corev1.Container {
+	return (*corev1.Container)(&ec.EphemeralContainerCommon)
 }
 
 func failedInit(statuses []corev1.ContainerStatus) bool {

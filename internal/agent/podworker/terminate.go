@@ -80,5 +80,10 @@ func specContainer(pod *corev1.Pod, name string) *corev1.Container {
 			}
 		}
 	}
+	for i := range pod.Spec.EphemeralContainers {
+		if pod.Spec.EphemeralContainers[i].Name == name {
+			return ephemeralContainer(&pod.Spec.EphemeralContainers[i])
+		}
+	}
 	return nil
 }

@@ -307,3 +307,34 @@ func TestLogTail(t *testing.T) {
 		t.Errorf("tail: %d lines, first %q, last %q; want the last 80, partial records joined", len(lines), lines[0], lines[len(lines)-1])
 	}
 }
+
+// Ephemeral containers (kubectl debug) start in the running pod, are reported in
+// ephemeralContainerStatuses and are never restarted.
+func TestEphemeralContainers(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}}, nil, corev1.RestartPolicyAlways)
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	p, _ = s.sync(key)
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{
+		{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "img", Command: []string{"sleep"}}},
+		{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "once", Image: "img", Command: []string{"exit", "3"}}}}
+	if err := s.c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.sync(key)
+	st := got.Status.EphemeralContainerStatuses
+	if len(st) != 2 || st[0].Name != "debugger" || st[0].State.Running == nil || st[1].State.Terminated == nil || st[1].State.Terminated.ExitCode != 3 {
+		t.Fatalf("ephemeral statuses %+v, want debugger running and once terminated with 3", st)
+	}
+	s.clock.Step(time.Minute) // past any back-off
+	got, _ = s.sync(key)
+	starts := 0
+	for _, c := range s.rt.Calls() {
+		if c == "StartContainer "+at.SandboxID+"/once" {
+			starts++
+		}
+	}
+	if starts != 1 || got.Status.EphemeralContainerStatuses[1].RestartCount != 0 || got.Status.Phase != corev1.PodRunning {
+		t.Errorf("once started %d times (restarts %d), phase %s; want 1, 0, Running", starts, got.Status.EphemeralContainerStatuses[1].RestartCount, got.Status.Phase)
+	}
+}

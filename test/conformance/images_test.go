@@ -1,0 +1,84 @@
+//go:build conformance
+
+package conformance
+
+import (
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fargo-dev/fargo/test/harness"
+	"github.com/fargo-dev/fargo/test/images"
+)
+
+// repoList points every registry the suite knows at the loopback registry, so
+// no image is fetched from the internet: the "invalid" registry is a loopback
+// port nothing listens on, so pulls from it fail at once, as the tests expect.
+func repoList(t *testing.T, dir, registry string) string {
+	list := `promoterE2eRegistry: REG/e2e-test-images
+buildImageRegistry: REG/build-image
+invalidRegistry: 127.0.0.1:1/invalid
+gcEtcdRegistry: REG
+gcRegistry: REG
+sigStorageRegistry: REG/sig-storage
+privateRegistry: REG/k8s-authenticated-test
+dockerLibraryRegistry: REG/library
+cloudProviderGcpRegistry: REG/cloud-provider-gcp
+`
+	p := filepath.Join(dir, "repo-list.yaml")
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(list, "REG", registry)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// pushImages builds the images the suite names (e2e.test --list-images) that
+// fargo can build without the internet, and pushes each under the reference the
+// suite asks for; the others are logged (their tests fail with ErrImagePull).
+func pushImages(t *testing.T, e2eTest, list, registry string) {
+	agnhost := harness.Bin(t, "agnhost")
+	builders := map[string]func() (v1.Image, error){
+		"agnhost": func() (v1.Image, error) { return images.Agnhost(agnhost) },
+		"busybox": images.BusyboxAll,
+		"nginx": func() (v1.Image, error) {
+			return images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
+		},
+		"pause": func() (v1.Image, error) { return images.Pause(agnhost) },
+	}
+	cmd := exec.Command(e2eTest, "--list-images")
+	cmd.Env = append(os.Environ(), "KUBE_TEST_REPO_LIST="+list)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("e2e.test --list-images: %v", err)
+	}
+	built := map[string]v1.Image{}
+	var skipped []string
+	for _, ref := range strings.Fields(string(out)) {
+		repo := ref
+		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			repo = ref[:i]
+		}
+		build, ok := builders[path.Base(repo)]
+		if !ok || !strings.HasPrefix(ref, registry+"/") {
+			skipped = append(skipped, ref)
+			continue
+		}
+		img, ok := built[path.Base(repo)]
+		if !ok {
+			if img, err = build(); err != nil {
+				t.Fatalf("building %s: %v", path.Base(repo), err)
+			}
+			built[path.Base(repo)] = img
+		}
+		if err := images.Push(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("image %s", ref)
+	}
+	t.Logf("images not built here (tests that use them fail to pull): %s", strings.Join(skipped, " "))
+}
