@@ -98,7 +98,7 @@ func runSuite(t *testing.T, s *harness.Server, label, name, dir, list, focus str
 	report := name + ".json"
 	_ = os.Remove(filepath.Join(dir, report))
 	cmd := exec.Command(harness.Bin(t, "ginkgo"), "--procs", env("FARGO_CONFORMANCE_PROCS", "6"), "--focus", focus,
-		"--timeout", "40m", "--no-color", "--json-report", report, "--output-dir", dir,
+		"--timeout", "40m", "--no-color", "--silence-skips", "--json-report", report, "--output-dir", dir,
 		harness.Bin(t, "e2e.test"), "--",
 		"--kubeconfig", s.Kubeconfig(), "--provider", "skeleton",
 		// Fargate nodes are one pod's each and tainted: not nodes to place

@@ -17,8 +17,9 @@ import (
 )
 
 // repoList points every registry the suite knows at the loopback registry, so
-// no image is fetched from the internet: the "invalid" registry is a loopback
-// port nothing listens on, so pulls from it fail at once, as the tests expect.
+// no image is fetched from the internet: the "invalid" and private registries
+// are a loopback port nothing listens on, so pulls from them fail at once, as
+// the tests expect of a pull without credentials.
 func repoList(t *testing.T, dir, registry string) string {
 	list := `promoterE2eRegistry: REG/e2e-test-images
 buildImageRegistry: REG/build-image
@@ -26,7 +27,7 @@ invalidRegistry: 127.0.0.1:1/invalid
 gcEtcdRegistry: REG
 gcRegistry: REG
 sigStorageRegistry: REG/sig-storage
-privateRegistry: REG/k8s-authenticated-test
+privateRegistry: 127.0.0.1:1/k8s-authenticated-test
 dockerLibraryRegistry: REG/library
 cloudProviderGcpRegistry: REG/cloud-provider-gcp
 `

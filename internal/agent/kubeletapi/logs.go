@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/util/flushwriter"
 	internalapi "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/cri-client/pkg/logs"
@@ -74,12 +75,29 @@ func (s *Server) writeLogs(ctx context.Context, w http.ResponseWriter, r *http.R
 	running := func(ctx context.Context) bool {
 		return !opts.Previous && attempt >= 0 && s.attempt(ctx, sandbox, container) == attempt
 	}
-	w.Header().Set("Content-Type", "text/plain")
-	var out io.Writer = w
-	if opts.Follow {
-		out = flushWriter{w}
+	stdout, stderr, err := logWriters(w, opts.Stream)
+	if err != nil {
+		return err
 	}
-	return readLogs(ctx, path, readOptions(opts, time.Now()), running, out, out)
+	w.Header().Set("Content-Type", "text/plain")
+	return readLogs(ctx, path, readOptions(opts, time.Now()), running, stdout, stderr)
+}
+
+// logWriters are where each stream of the log goes, as kubelet writes them:
+// to the response, flushed at every write (chunked, as a follow streams: the
+// apiserver's websocket log reader got an empty stream from a response with a
+// length), for the streams asked (stream: All, Stdout or Stderr; All when unset).
+func logWriters(w http.ResponseWriter, stream *string) (stdout, stderr io.Writer, err error) {
+	fw := flushwriter.Wrap(w)
+	switch {
+	case stream == nil || *stream == corev1.LogStreamAll:
+		return fw, fw, nil
+	case *stream == corev1.LogStreamStdout:
+		return fw, nil, nil
+	case *stream == corev1.LogStreamStderr:
+		return nil, fw, nil
+	}
+	return nil, nil, badRequest{fmt.Errorf("invalid stream type %q: want All, Stdout or Stderr", *stream)}
 }
 
 // readOptions converts the API's options as kubelet does.
@@ -117,17 +135,6 @@ func (c runningCheck) ContainerStatus(ctx context.Context, _ string, _ bool) (*r
 		state = runtimeapi.ContainerState_CONTAINER_RUNNING
 	}
 	return &runtimeapi.ContainerStatusResponse{Status: &runtimeapi.ContainerStatus{State: state}}, nil
-}
-
-// flushWriter sends each write at once, so a follow streams.
-type flushWriter struct{ w http.ResponseWriter }
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if fl, ok := f.w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	return n, err
 }
 
 // attempt is the run of the container that is running now; -1 when none is.

@@ -85,3 +85,39 @@ func TestReadLogsOptions(t *testing.T) {
 		t.Fatal("follow did not end 10 s after the container stopped")
 	}
 }
+
+// The log goes out as kubelet writes it: flushed at each write (so chunked:
+// the apiserver's websocket reader got nothing from a response with a length),
+// and only the streams the query asks for.
+func TestLogWritersAsKubelet(t *testing.T) {
+	for _, tc := range []struct {
+		stream         string
+		stdout, stderr bool
+	}{{"", true, true}, {"All", true, true}, {"Stdout", true, false}, {"Stderr", false, true}} {
+		query := "stream=" + tc.stream
+		if tc.stream == "" {
+			query = "" // unset: All
+		}
+		opts, err := podLogOptions(httptest.NewRequest("GET", "/containerLogs/ns/pod/c?"+query, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		stdout, stderr, err := logWriters(rec, opts.Stream)
+		if err != nil || (stdout != nil) != tc.stdout || (stderr != nil) != tc.stderr {
+			t.Errorf("stream=%s: stdout %v stderr %v (%v); want %v, %v", tc.stream, stdout != nil, stderr != nil, err, tc.stdout, tc.stderr)
+			continue
+		}
+		w := stdout
+		if w == nil {
+			w = stderr
+		}
+		if _, err := w.Write([]byte("x")); err != nil || !rec.Flushed {
+			t.Errorf("stream=%s: a write was not flushed (%v)", tc.stream, err)
+		}
+	}
+	opts, _ := podLogOptions(httptest.NewRequest("GET", "/containerLogs/ns/pod/c?stream=Both", nil))
+	if _, _, err := logWriters(httptest.NewRecorder(), opts.Stream); err == nil {
+		t.Error("stream=Both: accepted")
+	}
+}
