@@ -9,7 +9,8 @@ need_go="1.26"
 # nftables (nft): the embedded kube-proxy's rules; awscli and curl: tests with the clients users bring; e2fsprogs and mount: the full-disk fault's loop-mounted filesystem; busybox-static and the libraries Debian's nginx links: the test and demo images.
 packages=(ca-certificates git make gcc libc6-dev procps iproute2 containerd runc containernetworking-plugins nftables busybox-static awscli curl e2fsprogs mount
 	libpcre2-8-0 libssl3 zlib1g libcrypt1)
-# Extra packages a target needs (make conformance: bind9-dnsutils, dig for its agnhost image).
+# Extra packages a target needs (make conformance: bind9-dnsutils and netcat-openbsd,
+# dig and nc for its agnhost image).
 packages+=("$@")
 
 missing=()

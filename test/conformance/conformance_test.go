@@ -97,7 +97,7 @@ func runSuite(t *testing.T, s *harness.Server, label, name, dir, list, focus str
 	defer log.Close()
 	report := name + ".json"
 	_ = os.Remove(filepath.Join(dir, report))
-	cmd := exec.Command(harness.Bin(t, "ginkgo"), "--procs", env("FARGO_CONFORMANCE_PROCS", "6"), "--focus", focus,
+	cmd := exec.Command(harness.Bin(t, "ginkgo"), "--procs", env("FARGO_CONFORMANCE_PROCS", "10"), "--focus", focus,
 		"--timeout", "40m", "--no-color", "--silence-skips", "--json-report", report, "--output-dir", dir,
 		harness.Bin(t, "e2e.test"), "--",
 		"--kubeconfig", s.Kubeconfig(), "--provider", "skeleton",

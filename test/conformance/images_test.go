@@ -38,6 +38,16 @@ cloudProviderGcpRegistry: REG/cloud-provider-gcp
 	return p
 }
 
+// kubernetesDir is k8s.io/kubernetes in the module cache, at the embedded
+// version (make conformance downloaded it to build e2e.test).
+func kubernetesDir(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "k8s.io", "kubernetes@"+kubernetesVersion(t))
+}
+
 // pushImages builds the images the suite names (e2e.test --list-images) that
 // fargo can build without the internet, and pushes each under the reference the
 // suite asks for; the others are logged (their tests fail with ErrImagePull).

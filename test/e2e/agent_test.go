@@ -188,6 +188,7 @@ func TestContainerdPods(t *testing.T) {
 		return jsonpath(s, "{.status.containerStatuses[0].state.terminated.reason}", "get", "pod", "-n", "apps", "hog") == "OOMKilled"
 	})
 
+	jobDone := startJob(t, s, ref)
 	checkFinishedPodKept(t, s, ref)
 
 	// Restart: containers keep running, nothing is recreated.
@@ -218,6 +219,8 @@ func TestContainerdPods(t *testing.T) {
 		t.Errorf("kubectl logs of the finished pod after a restart: %v %q", err, out)
 	}
 
+	checkJobKept(t, s2, dataDir, jobDone)
+
 	start := time.Now()
 	s2.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")
 	s2.Kubectl("delete", "pod", "-n", "apps", "hog", "done")
@@ -230,6 +233,50 @@ func TestContainerdPods(t *testing.T) {
 		ns, _ := filepath.Glob("/run/netns/fargo-*")
 		return len(harness.SandboxProcs()) == 0 && len(ns) == 0
 	})
+}
+
+// startJob runs a Job whose one pod prints and succeeds, and returns when it
+// has completed.
+func startJob(t *testing.T, s *harness.Server, image string) time.Time {
+	s.Kubectl("create", "job", "once", "-n", "apps", "--image="+image, "--", "sh", "-c", "echo job-output")
+	harness.Eventually(t, time.Minute, "Job once complete", func() bool {
+		return jsonpath(s, `{.status.conditions[?(@.type=="Complete")].status}`, "get", "job", "-n", "apps", "once") == "True"
+	})
+	return time.Now()
+}
+
+// checkJobKept: the Job's finished pod outlives the pod GC (kube-controller-
+// manager deletes a pod whose node is gone 40 s after it sees it, every 20 s),
+// with its status and logs; deleting the Job removes pod, node, sandbox (and
+// with it the IP) and logs.
+func checkJobKept(t *testing.T, s *harness.Server, dataDir string, done time.Time) {
+	if wait := time.Until(done.Add(70 * time.Second)); wait > 0 {
+		time.Sleep(wait) // past the pod GC's orphan check
+	}
+	pod := jsonpath(s, "{.items[0].metadata.name}", "get", "pods", "-n", "apps", "-l", "job-name=once")
+	if pod == "" {
+		t.Fatal("the Job's finished pod is gone 70 s after it completed (the pod GC took it as an orphan?)")
+	}
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "apps", pod)
+	sandbox := jsonpath(s, "{.metadata.labels.fargo\\.dev/sandbox}", "get", "node", node)
+	if phase := jsonpath(s, "{.status.phase}", "get", "pod", "-n", "apps", pod); phase != "Succeeded" || sandbox == "" {
+		t.Errorf("the Job's pod 70 s on: phase %q, node %q (sandbox %q); want Succeeded on its node", phase, node, sandbox)
+	}
+	if out, err := s.TryKubectl("logs", "-n", "apps", pod); err != nil || !strings.Contains(out, "job-output") {
+		t.Errorf("kubectl logs of the Job's pod 70 s on: %v %q", err, out)
+	}
+	logs := filepath.Join(dataDir, "containerd", "logs", sandbox)
+	if _, err := os.Stat(logs); err != nil {
+		t.Errorf("the Job pod's logs: %v", err)
+	}
+	s.Kubectl("delete", "job", "-n", "apps", "once", "--cascade=foreground", "--wait")
+	harness.Eventually(t, 30*time.Second, "the Job's pod, node and sandbox gone", func() bool {
+		out, _ := s.TryKubectl("get", "pods,nodes,sandboxes", "-A", "-o", "name")
+		return !strings.Contains(out, "pod/"+pod) && !strings.Contains(out, node) && !strings.Contains(out, "sandbox.fargo.dev/"+sandbox)
+	})
+	if _, err := os.Stat(logs); !os.IsNotExist(err) {
+		t.Errorf("the deleted Job pod's logs %s: %v, want removed", logs, err)
+	}
 }
 
 // checkFinishedPodKept runs a pod whose containers print and exit, one with a
