@@ -115,7 +115,7 @@ bench-network: build bin/testserver
 # Upstream's [sig-node] and [sig-network] [Conformance] e2e tests against a real
 # server (root), on the node group and then with every namespace on Fargate;
 # writes docs/conformance.md and fails on a Fargate-only failure. e2e.test, the
-# ginkgo CLI and agnhost are built from the Go module proxy at the embedded
+# ginkgo CLI, agnhost and nnp are built from the Go module proxy at the embedded
 # Kubernetes version (test/tools/conformance, a module of its own). Output and
 # reports: bin/conformance. FOCUS=regexp narrows the tests, PROCS=N (10) sets
 # ginkgo's parallelism.
@@ -128,7 +128,10 @@ bin/ginkgo: $(CONFORMANCE_MOD)
 bin/agnhost: $(CONFORMANCE_MOD)
 	cd test/tools/conformance && CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(CURDIR)/bin/agnhost k8s.io/kubernetes/test/images/agnhost
 
-conformance: build bin/e2e.test bin/ginkgo bin/agnhost
+bin/nnp: $(CONFORMANCE_MOD)
+	cd test/tools/conformance && CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(CURDIR)/bin/nnp k8s.io/kubernetes/test/images/nonewprivs
+
+conformance: build bin/e2e.test bin/ginkgo bin/agnhost bin/nnp
 	@hack/deps.sh bind9-dnsutils netcat-openbsd
 	FARGO_CONFORMANCE_DOC=$(CURDIR)/docs/conformance.md FARGO_CONFORMANCE_FOCUS='$(FOCUS)' FARGO_CONFORMANCE_PROCS=$(PROCS) \
 		$(GO) test -tags conformance -count=1 -v -run TestConformance -timeout 90m ./test/conformance/

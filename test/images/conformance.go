@@ -101,6 +101,9 @@ func agnhostRoot(agnhostBin string) (rootfs, error) {
 			return nil, fmt.Errorf("agnhost image: %w (install Debian's bind9-dnsutils, netcat-openbsd, curl and bash)", err)
 		}
 	}
+	// sh is bash, which looks commands up in PATH as Alpine's sh does; Debian's
+	// busybox sh runs its own applets first (its nc, not OpenBSD's).
+	fs.link("bin/sh", "bash")
 	if err := fs.allApplets(); err != nil {
 		return nil, err
 	}
@@ -159,6 +162,23 @@ func busyboxRoot() (rootfs, error) {
 	fs.file("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"), 0o644)
 	fs.file("etc/group", []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
 	return fs, nil
+}
+
+// NoNewPrivs is upstream's nonewprivs image: busybox and /usr/local/bin/nnp
+// (k8s.io/kubernetes/test/images/nonewprivs, printing its effective uid),
+// setuid root; default command nnp.
+func NoNewPrivs(nnpBin string) (v1.Image, error) {
+	bin, err := os.ReadFile(nnpBin)
+	if err != nil {
+		return nil, fmt.Errorf("reading nnp (make conformance builds it): %w", err)
+	}
+	fs, err := busyboxRoot()
+	if err != nil {
+		return nil, err
+	}
+	fs.dir("usr", "usr/local", "usr/local/bin")
+	fs.file("usr/local/bin/nnp", bin, 0o4755)
+	return fs.image([]string{"nnp"}, "PATH=/usr/local/bin:/bin")
 }
 
 // Pause stands in for registry.k8s.io/pause: agnhost's pause (waits for a

@@ -3,9 +3,9 @@
 // Package conformance pins what `make conformance` builds from the Go module
 // proxy, at the Kubernetes version fargo embeds: upstream's e2e.test (the
 // packages its suite links, as test/e2e/e2e_test.go imports them), agnhost (the
-// image most conformance tests run) and the ginkgo CLI that runs e2e.test in
-// parallel. A module of its own, so the test suite's dependencies stay out of
-// fargo's build.
+// image most conformance tests run), nnp (the nonewprivs image's program) and
+// the ginkgo CLI that runs e2e.test in parallel. A module of its own, so the
+// test suite's dependencies stay out of fargo's build.
 package conformance
 
 import (
@@ -39,5 +39,6 @@ import (
 	_ "k8s.io/kubernetes/test/e2e/windows"
 	_ "k8s.io/kubernetes/test/fixtures"
 	_ "k8s.io/kubernetes/test/images/agnhost"
+	_ "k8s.io/kubernetes/test/images/nonewprivs"
 	_ "k8s.io/kubernetes/test/utils/ktesting/format"
 )
