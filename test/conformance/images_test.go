@@ -53,13 +53,18 @@ func kubernetesDir(t *testing.T) string {
 // suite asks for; the others are logged (their tests fail with ErrImagePull).
 func pushImages(t *testing.T, e2eTest, list, registry string) {
 	agnhost := harness.Bin(t, "agnhost")
+	html := func(name string) string { return filepath.Join(kubernetesDir(t), "test", "images", name, "html") }
+	nginx := filepath.Join(harness.Root(), "bin", "image-cache", "nginx")
 	builders := map[string]func() (v1.Image, error){
-		"agnhost": func() (v1.Image, error) { return images.Agnhost(agnhost) },
-		"busybox": images.BusyboxAll,
-		"nginx": func() (v1.Image, error) {
-			return images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
-		},
-		"pause": func() (v1.Image, error) { return images.Pause(agnhost) },
+		"agnhost":           func() (v1.Image, error) { return images.Agnhost(agnhost) },
+		"busybox":           images.BusyboxAll,
+		"nginx":             func() (v1.Image, error) { return images.Nginx(nginx) },
+		"pause":             func() (v1.Image, error) { return images.Pause(agnhost) },
+		"kitten":            func() (v1.Image, error) { return images.WebServer(agnhost, html("kitten")) },
+		"nautilus":          func() (v1.Image, error) { return images.WebServer(agnhost, html("nautilus")) },
+		"glibc-dns-testing": func() (v1.Image, error) { return images.DNSTools(agnhost) },
+		"nonroot":           images.NonRoot,
+		"nonewprivs":        func() (v1.Image, error) { return images.NoNewPrivs(harness.Bin(t, "nnp")) },
 	}
 	cmd := exec.Command(e2eTest, "--list-images")
 	cmd.Env = append(os.Environ(), "KUBE_TEST_REPO_LIST="+list)
