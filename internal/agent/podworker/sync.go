@@ -7,8 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 	"k8s.io/utils/ptr"
 
+	"github.com/fargo-dev/fargo/internal/agent/podworker/envvars"
 	"github.com/fargo-dev/fargo/internal/agent/podworker/prober"
 	"github.com/fargo-dev/fargo/internal/agent/podworker/status"
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -125,7 +127,7 @@ func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, by
 		}
 		st := byName[c.Name]
 		if st != nil && st.State == runtime.StateExited && st.ExitCode == 0 {
-			out = append(out, status.Container(c, st, "", ""))
+			out = append(out, initDone(status.Container(c, st, "", "")))
 			continue
 		}
 		// An init container that fails is retried unless the pod never restarts.
@@ -134,10 +136,11 @@ func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, by
 			policy = corev1.RestartPolicyNever
 		}
 		cs := a.syncContainer(ctx, pod, at, c, st, policy)
-		out = append(out, cs)
 		if t := cs.State.Terminated; t != nil && t.ExitCode == 0 {
+			out = append(out, initDone(cs))
 			continue // done at once: on to the next
 		}
+		out = append(out, cs)
 		done = false
 		if cs.State.Terminated != nil { // failed for good; the rest never run
 			for _, rest := range pod.Spec.InitContainers[i+1:] {
@@ -164,6 +167,13 @@ func (a *Worker) syncEphemeral(ctx context.Context, pod *corev1.Pod, at Placemen
 // ephemeralContainer is ec as a container: the same fields, as kubelet converts it.
 func ephemeralContainer(ec *corev1.EphemeralContainer) *corev1.Container {
 	return (*corev1.Container)(&ec.EphemeralContainerCommon)
+}
+
+// initDone marks an init container that has succeeded ready, as kubelet does:
+// the Initialized condition counts an init container complete by its ready.
+func initDone(cs corev1.ContainerStatus) corev1.ContainerStatus {
+	cs.Ready = true
+	return cs
 }
 
 func failedInit(statuses []corev1.ContainerStatus) bool {
@@ -214,6 +224,8 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 	}
 	spec := runtimeContainer(pod, c, attempt)
 	if spec.Env, err = a.env.Env(ctx, pod, c, at.Allocatable); err == nil {
+		// $(VAR) in command and args, as kubelet expands them.
+		spec.Command, spec.Args = kubecontainer.ExpandContainerCommandAndArgs(c, envvars.Kubelet(spec.Env))
 		spec.Mounts, err = a.volumes.Mounts(pod, c, spec.Env)
 	}
 	if err == nil && c.TerminationMessagePath != "" {

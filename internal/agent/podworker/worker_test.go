@@ -184,6 +184,27 @@ func TestStatusWrittenOnce(t *testing.T) {
 
 // A failing init container: every init container is reported (the rest
 // waiting), the app containers wait, and the conditions say what kubelet says.
+// An init container that succeeded is ready, so only the failed one is
+// incomplete in the Initialized condition, as kubelet reports it.
+func TestSecondInitFailsAsKubelet(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}},
+		[]corev1.Container{{Name: "init1", Image: "img", Command: []string{"exit", "0"}}, {Name: "init2", Image: "img", Command: []string{"exit", "1"}}},
+		corev1.RestartPolicyNever)
+	s := newSuite(t, p)
+	key := client.ObjectKeyFromObject(p)
+	for range 2 { // the second sync sees init1 exited in the runtime
+		got, _ := s.sync(key)
+		if got.Status.Phase != corev1.PodFailed || !got.Status.InitContainerStatuses[0].Ready || got.Status.InitContainerStatuses[1].Ready {
+			t.Fatalf("phase %s, init statuses %+v; want Failed, init1 ready, init2 not", got.Status.Phase, got.Status.InitContainerStatuses)
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.PodInitialized && c.Message != "containers with incomplete status: [init2]" {
+				t.Errorf("Initialized: %q, want kubelet's \"containers with incomplete status: [init2]\"", c.Message)
+			}
+		}
+	}
+}
+
 func TestFailedInitConditionsAsKubelet(t *testing.T) {
 	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}},
 		[]corev1.Container{{Name: "init1", Image: "img", Command: []string{"exit", "1"}}, {Name: "init2", Image: "img", Command: []string{"exit", "0"}}},
@@ -336,5 +357,17 @@ func TestEphemeralContainers(t *testing.T) {
 	}
 	if starts != 1 || got.Status.EphemeralContainerStatuses[1].RestartCount != 0 || got.Status.Phase != corev1.PodRunning {
 		t.Errorf("once started %d times (restarts %d), phase %s; want 1, 0, Running", starts, got.Status.EphemeralContainerStatuses[1].RestartCount, got.Status.Phase)
+	}
+}
+
+// $(VAR) in command and args is the container's variable, as kubelet expands
+// it: here the fake runtime's "exit N" gets N from the environment.
+func TestCommandArgsExpansion(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"exit"}, Args: []string{"$(CODE)"},
+		Env: []corev1.EnvVar{{Name: "CODE", Value: "3"}}}}, nil, corev1.RestartPolicyNever)
+	s := newSuite(t, p)
+	got, _ := s.sync(client.ObjectKeyFromObject(p))
+	if term := got.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 3 {
+		t.Errorf("app: %+v, want terminated with 3 ($(CODE) expanded)", got.Status.ContainerStatuses[0].State)
 	}
 }

@@ -72,6 +72,24 @@ func logs(t *testing.T, f Fixture) {
 			t.Errorf("record time %s is not when it was written (between %s and now)", recs[0].time, before)
 		}
 	}
+	// Once a container shows as exited, all it wrote is in its log: what reads
+	// the log on the exit (a FallbackToLogsOnError message) sees the end.
+	long := strings.Repeat("0123456789abcdef", 16<<10) // 256 KiB: partial records
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "long", Image: f.Image, Command: f.Echo(long)}); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, ctx, rt, sb.ID, "long")
+	path, err := rt.ContainerLog(ctx, sb.ID, "long", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, r := range readLog(t, path) {
+		got.WriteString(r.text)
+	}
+	if got.Len() != len(long) {
+		t.Errorf("log of an exited container holds %d of the %d bytes it wrote", got.Len(), len(long))
+	}
 }
 
 // logsAcrossRestart: output written while no runtime reads it (the agent

@@ -251,6 +251,28 @@ func (r *Runtime) follow(containerID string, l *logIO) {
 	}()
 }
 
+// logDrain is how long an exited container's status waits for the rest of its
+// output to reach its log: a process it left behind may hold the fifo open.
+const logDrain = 2 * time.Second
+
+// awaitLog returns once the output of the exited container id is all in its log
+// (or logDrain has passed), so that what reads the log on its exit, such as a
+// FallbackToLogsOnError termination message, finds its last lines, as
+// containerd's CRI waits for a container's IO before reporting its exit.
+func (r *Runtime) awaitLog(ctx context.Context, id string) {
+	v, ok := attached.Load(r.logKey(id))
+	if !ok {
+		return
+	}
+	t := time.NewTimer(logDrain)
+	defer t.Stop()
+	select {
+	case <-v.(*logIO).exited:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // attachLogs reads again the output of every running task nobody in this
 // process reads: after the agent restarted, fifos still hold what the
 // containers wrote meanwhile.

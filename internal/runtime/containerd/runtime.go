@@ -585,6 +585,7 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 	case task.Status_RUNNING, task.Status_PAUSED, task.Status_PAUSING:
 		st.State = runtime.StateRunning
 	case task.Status_STOPPED:
+		r.awaitLog(ctx, c.ID())
 		st.State, st.ExitCode, st.Finished = runtime.StateExited, int32(p.ExitStatus), protobuf.FromTimestamp(p.ExitedAt)
 		switch {
 		case p.ExitStatus == 137 && r.oomKilled(sandboxID, c.ID()):

@@ -5,6 +5,7 @@ package envvars
 import (
 	"context"
 	"fmt"
+	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 	"sort"
 	"strings"
 
@@ -191,4 +192,15 @@ func (r *Resolver) serviceEnv(ctx context.Context, pod *corev1.Pod) ([]corev1.En
 
 func hasClusterIP(s *corev1.Service) bool {
 	return s.Spec.ClusterIP != "" && s.Spec.ClusterIP != corev1.ClusterIPNone
+}
+
+// Kubelet is env (KEY=value) as kubelet's expansion helpers take it, for
+// $(VAR) in command, args and subPathExpr.
+func Kubelet(env []string) []kubecontainer.EnvVar {
+	vars := make([]kubecontainer.EnvVar, 0, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars = append(vars, kubecontainer.EnvVar{Name: k, Value: v})
+	}
+	return vars
 }

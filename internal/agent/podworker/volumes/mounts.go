@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -12,6 +11,7 @@ import (
 	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 	volumevalidation "k8s.io/kubernetes/pkg/volume/validation"
 
+	"github.com/fargo-dev/fargo/internal/agent/podworker/envvars"
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
@@ -43,13 +43,8 @@ func (a *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, env []string) ([]
 func subPath(m corev1.VolumeMount, env []string) (string, error) {
 	sub := m.SubPath
 	if m.SubPathExpr != "" {
-		vars := make([]kubecontainer.EnvVar, 0, len(env))
-		for _, kv := range env {
-			k, v, _ := strings.Cut(kv, "=")
-			vars = append(vars, kubecontainer.EnvVar{Name: k, Value: v})
-		}
 		var err error
-		if sub, err = kubecontainer.ExpandContainerVolumeMounts(m, vars); err != nil {
+		if sub, err = kubecontainer.ExpandContainerVolumeMounts(m, envvars.Kubelet(env)); err != nil {
 			return "", err
 		}
 	}
