@@ -112,6 +112,9 @@ type Container struct {
 	NonRoot bool
 	// ReadOnlyRootfs mounts the image read-only.
 	ReadOnlyRootfs bool
+	// Sysctls are the pod's namespaced kernel parameters (securityContext.sysctls),
+	// set in the container's namespaces (the pod's IPC, UTS and network ones).
+	Sysctls map[string]string
 	// TTY gives the process a terminal; Stdin keeps its input open for Attach,
 	// until the first attach ends with StdinOnce.
 	TTY, Stdin, StdinOnce bool

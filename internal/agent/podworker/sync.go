@@ -334,6 +334,12 @@ func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime
 		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, Attempt: attempt}
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		out.User, out.Group = psc.RunAsUser, psc.RunAsGroup
+		for _, s := range psc.Sysctls {
+			if out.Sysctls == nil {
+				out.Sysctls = map[string]string{}
+			}
+			out.Sysctls[s.Name] = s.Value
+		}
 		if psc.FSGroup != nil {
 			out.SupplementalGroups = append(out.SupplementalGroups, *psc.FSGroup)
 		}

@@ -74,7 +74,7 @@ func mountsAndFiles(t *testing.T, f Fixture) {
 	c := runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep, Mounts: []runtime.Mount{
 		{HostPath: dir, ContainerPath: "/data", ReadOnly: true},
 		{HostPath: own, ContainerPath: "/etc/resolv.conf", ReadOnly: true},
-	}}
+	}, Sysctls: map[string]string{"kernel.shm_rmid_forced": "1"}}
 	if _, err := rt.StartContainer(ctx, sb.ID, c); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +83,8 @@ func mountsAndFiles(t *testing.T, f Fixture) {
 		"/etc/hosts":       "localhost",
 		"/etc/hostname":    "conformance",
 		"/etc/resolv.conf": "nameserver 10.9.9.9",
+		// The pod's sysctls, set in its namespaces (here the IPC one).
+		"/proc/sys/kernel/shm_rmid_forced": "1",
 	} {
 		res, err := runtime.ExecOutput(ctx, rt, sb.ID, "main", f.ReadFile(path), 5*time.Second)
 		if err != nil || res.ExitCode != 0 || !strings.Contains(string(res.Output), want) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -359,6 +360,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	if c.ReadOnlyRootfs {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
+	if len(c.Sysctls) > 0 {
+		opts = append(opts, withSysctls(c.Sysctls))
+	}
 	if c.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
@@ -372,6 +376,18 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt),
 			labelImageID: imageRef(img)}),
 	)
+}
+
+// withSysctls has runc set the kernel parameters in the container's
+// namespaces, before /proc/sys is made read-only.
+func withSysctls(sysctls map[string]string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		maps.Copy(s.Linux.Sysctl, sysctls)
+		return nil
+	}
 }
 
 // withGroups sets the process's group and adds supplemental groups.
