@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 	"k8s.io/utils/ptr"
 
@@ -64,7 +65,7 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		byName[current[i].Name] = &current[i]
 	}
 	st := pod.Status.DeepCopy()
-	if err := a.volumes.Prepare(ctx, pod, at.Allocatable); err != nil {
+	if err := a.volumes.Prepare(ctx, withAddresses(pod, at), at.Allocatable); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
 		return resync * 5, nil
 	}
@@ -115,7 +116,8 @@ func settled(statuses []corev1.ContainerStatus) bool {
 	return true
 }
 
-// syncInit runs init containers one at a time; done once all have succeeded.
+// syncInit runs init containers one at a time; done once all have succeeded,
+// sidecars (restartPolicy Always) among them once started and still running.
 func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, byName map[string]*runtime.ContainerStatus) (bool, []corev1.ContainerStatus, error) {
 	var out []corev1.ContainerStatus
 	done := true
@@ -126,6 +128,14 @@ func (a *Worker) syncInit(ctx context.Context, pod *corev1.Pod, at Placement, by
 			continue
 		}
 		st := byName[c.Name]
+		if podutil.IsRestartableInitContainer(c) {
+			// A sidecar: kept running (restarted whatever its exit) beside the
+			// others; the next init container starts once it has started.
+			cs := a.syncContainer(ctx, pod, at, c, st, corev1.RestartPolicyAlways)
+			out = append(out, cs)
+			done = cs.State.Running != nil && cs.Started != nil && *cs.Started
+			continue
+		}
 		if st != nil && st.State == runtime.StateExited && st.ExitCode == 0 {
 			out = append(out, initDone(status.Container(c, st, "", "")))
 			continue
@@ -223,7 +233,7 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
 	spec := runtimeContainer(pod, c, attempt)
-	if spec.Env, err = a.env.Env(ctx, pod, c, at.Allocatable); err == nil {
+	if spec.Env, err = a.env.Env(ctx, withAddresses(pod, at), c, at.Allocatable); err == nil {
 		// $(VAR) in command and args, as kubelet expands them.
 		spec.Command, spec.Args = kubecontainer.ExpandContainerCommandAndArgs(c, envvars.Kubelet(spec.Env))
 		spec.Mounts, err = a.volumes.Mounts(pod, c, spec.Env)
@@ -259,6 +269,19 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 	cs := status.Container(c, &started, "", "")
 	a.applyProbes(pod, at, c, &started, &cs)
 	return cs
+}
+
+// withAddresses is pod with the sandbox's addresses in its status, as kubelet
+// resolves status.podIP(s) and status.hostIP(s) references before the API
+// has them; pod itself is left as read (the status writer compares with it).
+func withAddresses(pod *corev1.Pod, at Placement) *corev1.Pod {
+	if pod.Status.PodIP == at.PodIP && pod.Status.HostIP == at.HostIP {
+		return pod
+	}
+	p := *pod
+	p.Status.PodIP, p.Status.HostIP = at.PodIP, at.HostIP
+	p.Status.PodIPs, p.Status.HostIPs = []corev1.PodIP{{IP: at.PodIP}}, []corev1.HostIP{{IP: at.HostIP}}
+	return &p
 }
 
 // target is container c's current run, for probes and hooks.

@@ -380,3 +380,29 @@ func TestSysctls(t *testing.T) {
 		t.Errorf("sysctls %v, want kernel.shm_rmid_forced=1", c.Sysctls)
 	}
 }
+
+// A sidecar (an init container with restartPolicy Always) keeps running while
+// the next init container and the app start, as under kubelet.
+func TestSidecar(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}},
+		[]corev1.Container{{Name: "proxy", Image: "img", Command: []string{"sleep"}, RestartPolicy: &always},
+			{Name: "init", Image: "img", Command: []string{"exit", "0"}}}, corev1.RestartPolicyNever)
+	s := newSuite(t, p)
+	got, _ := s.sync(client.ObjectKeyFromObject(p))
+	if got.Status.Phase != corev1.PodRunning || got.Status.InitContainerStatuses[0].State.Running == nil ||
+		got.Status.ContainerStatuses[0].State.Running == nil {
+		t.Fatalf("phase %s, sidecar %+v, app %+v; want Running with both running", got.Status.Phase,
+			got.Status.InitContainerStatuses[0].State, got.Status.ContainerStatuses[0].State)
+	}
+}
+
+// status.podIP and status.hostIP references resolve to the sandbox's addresses
+// before the API has them, as kubelet resolves them.
+func TestDownwardAddressesBeforeStatus(t *testing.T) {
+	p := pod([]corev1.Container{{Name: "app", Image: "img", Command: []string{"sleep"}}}, nil, "")
+	q := withAddresses(p, at)
+	if q.Status.PodIP != at.PodIP || q.Status.HostIPs[0].IP != at.HostIP || p.Status.PodIP != "" {
+		t.Errorf("with addresses: %+v (pod as read: %+v); want the sandbox's, the read pod untouched", q.Status, p.Status)
+	}
+}
