@@ -120,6 +120,23 @@ type Container struct {
 	TTY, Stdin, StdinOnce bool
 	// Attempt counts restarts; a new attempt replaces the previous container.
 	Attempt int
+	// Resources are the container's own cgroup settings, under its sandbox's.
+	Resources Resources
+	// Annotations are kept with the container and reported in its status, as
+	// CRI keeps kubelet's (what the container was made from).
+	Annotations map[string]string
+}
+
+// Resources are a container's cgroup settings, as CRI's LinuxContainerResources;
+// zero values leave the setting at the runtime's default (no limit).
+type Resources struct {
+	// CPUShares is the container's CPU weight beside its siblings (cpu.shares).
+	CPUShares uint64 `json:"cpuShares,omitempty"`
+	// CPUQuota is the CPU time in µs it may use per CPUPeriod µs.
+	CPUQuota  int64  `json:"cpuQuota,omitempty"`
+	CPUPeriod uint64 `json:"cpuPeriod,omitempty"`
+	// MemoryLimit is in bytes.
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 }
 
 // State is where a container is in its life.
@@ -154,6 +171,10 @@ type ContainerStatus struct {
 	Reason   string // for Exited: Completed, Error, OOMKilled or ContainerStatusUnknown
 	Started  time.Time
 	Finished time.Time
+	// Resources are the cgroup settings in force; Annotations those it was
+	// started or last updated with.
+	Resources   Resources
+	Annotations map[string]string
 }
 
 // Image is a pulled image.
@@ -247,6 +268,9 @@ type Runtime interface {
 	// StopContainer sends SIGTERM, then SIGKILL after grace; an exited or missing
 	// container is not an error.
 	StopContainer(ctx context.Context, sandboxID, name string, grace time.Duration) error
+	// UpdateContainer sets a running container's resources in place (an
+	// in-place resize) and replaces its annotations with the ones given.
+	UpdateContainer(ctx context.Context, sandboxID, name string, res Resources, annotations map[string]string) error
 	// Containers reports every container of the sandbox.
 	Containers(ctx context.Context, sandboxID string) ([]ContainerStatus, error)
 	// Exec runs cmd in a running container with s attached until it exits or ctx

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker/envvars"
 	"github.com/fargo-dev/fargo/internal/agent/podworker/prober"
+	"github.com/fargo-dev/fargo/internal/agent/podworker/resources"
 	"github.com/fargo-dev/fargo/internal/agent/podworker/status"
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
@@ -60,14 +61,18 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 	if err != nil {
 		return 0, fmt.Errorf("listing containers of sandbox %s: %w", at.SandboxID, err)
 	}
-	byName := map[string]*runtime.ContainerStatus{}
-	for i := range current {
-		byName[current[i].Name] = &current[i]
-	}
+	byName := containersByName(current)
 	st := pod.Status.DeepCopy()
 	if err := a.volumes.Prepare(ctx, withAddresses(pod, at), at.Allocatable); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
 		return resync * 5, nil
+	}
+	resizeCond, resized := a.resize(ctx, pod, at, byName)
+	if resized { // what changed, as it is now
+		if current, err = a.cfg.Runtime.Containers(ctx, at.SandboxID); err != nil {
+			return 0, fmt.Errorf("listing containers of sandbox %s: %w", at.SandboxID, err)
+		}
+		byName = containersByName(current)
 	}
 	initDone, initStatuses, err := a.syncInit(ctx, pod, at, byName)
 	if err != nil {
@@ -93,6 +98,7 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		st.Phase = corev1.PodFailed
 	}
 	a.fillStatus(pod, st, at)
+	setResizeCondition(st, resizeCond, status.Time(a.cfg.Clock.Now()))
 	if err := a.status.Write(ctx, pod, st); err != nil {
 		return 0, err
 	}
@@ -103,6 +109,14 @@ func (a *Worker) sync(ctx context.Context, pod *corev1.Pod, at Placement) (time.
 		return refresh, nil
 	}
 	return resync, nil
+}
+
+func containersByName(list []runtime.ContainerStatus) map[string]*runtime.ContainerStatus {
+	out := map[string]*runtime.ContainerStatus{}
+	for i := range list {
+		out[list[i].Name] = &list[i]
+	}
+	return out
 }
 
 // settled is true when no container is on its way somewhere: each runs or has
@@ -224,6 +238,12 @@ func (a *Worker) syncContainer(ctx context.Context, pod *corev1.Pod, at Placemen
 		}
 		attempt = st.Attempt + 1
 	}
+	return a.start(ctx, pod, at, c, st, attempt, policy)
+}
+
+// start starts attempt of c (st: the run before, if any) and returns its API
+// status: the image pulled, its environment, mounts and postStart hook.
+func (a *Worker) start(ctx context.Context, pod *corev1.Pod, at Placement, c *corev1.Container, st *runtime.ContainerStatus, attempt int, policy corev1.RestartPolicy) corev1.ContainerStatus {
 	img, err := a.images.Pull(ctx, pod, c)
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
@@ -353,8 +373,10 @@ func (a *Worker) exited(pod *corev1.Pod, c *corev1.Container, st *runtime.Contai
 // securityContext over the pod's, with fsGroup and supplementalGroups as extra
 // groups.
 func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime.Container {
+	res := resources.Of(c)
 	out := runtime.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
-		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, Attempt: attempt}
+		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, Attempt: attempt,
+		Resources: resources.Cgroup(res), Annotations: resources.Annotations(res)}
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		out.User, out.Group = psc.RunAsUser, psc.RunAsGroup
 		for _, s := range psc.Sysctls {

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -28,24 +29,26 @@ import (
 
 // The pod worker against a fake API server, the fake runtime and a fake clock.
 
-var at = Placement{SandboxID: "ip-192-168-1-5", PodIP: "192.168.1.5", HostIP: "192.168.1.5", NodeName: "fargate-ip-192-168-1-5.local-1.compute.internal"}
+var at = Placement{SandboxID: "ip-192-168-1-5", PodIP: "192.168.1.5", HostIP: "192.168.1.5", NodeName: "fargate-ip-192-168-1-5.local-1.compute.internal",
+	Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("512Mi")}}
 
 type suite struct {
-	t     *testing.T
-	c     client.Client
-	rt    *fakeruntime.Runtime
-	clock *clocktesting.FakeClock
-	w     *Worker
+	t      *testing.T
+	c      client.Client
+	rt     *fakeruntime.Runtime
+	clock  *clocktesting.FakeClock
+	w      *Worker
+	events *record.FakeRecorder
 }
 
 func newSuite(t *testing.T, pod *corev1.Pod) *suite {
 	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(pod,
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}}).
 		WithStatusSubresource(&corev1.Pod{}).Build()
-	s := &suite{t: t, c: c, rt: fakeruntime.New(), clock: clocktesting.NewFakeClock(time.Now())}
+	s := &suite{t: t, c: c, rt: fakeruntime.New(), clock: clocktesting.NewFakeClock(time.Now()), events: record.NewFakeRecorder(100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w, err := New(ctx, Config{Client: c, Reader: c, Recorder: record.NewFakeRecorder(100), Runtime: s.rt, Clock: s.clock, Dir: t.TempDir()})
+	w, err := New(ctx, Config{Client: c, Reader: c, Recorder: s.events, Runtime: s.rt, Clock: s.clock, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

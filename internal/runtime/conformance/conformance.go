@@ -50,6 +50,9 @@ type Fixture struct {
 	// Limits reads the sandbox's CPU quota (millicores) and memory limit (MiB)
 	// from where the backend enforces them.
 	Limits func(t *testing.T, id string) (milliCPU, memoryMiB int64)
+	// ContainerLimits reads a container's own cgroup settings from where the
+	// backend enforces them ("no limit" as 0); nil for backends without them.
+	ContainerLimits func(t *testing.T, sandboxID string, st runtime.ContainerStatus) runtime.Resources
 	// HalfMade leaves behind what starting container name of the sandbox leaves
 	// when a crash cuts it off midway (for containerd: the snapshot, not the
 	// container), so the suite can check that the next start gets past it.
@@ -83,6 +86,7 @@ func Run(t *testing.T, f Fixture) {
 		{"Network", network},
 		{"PortForward", portForward},
 		{"Limits", limits},
+		{"ContainerResources", containerResources},
 		{"StartAfterCrash", startAfterCrash},
 		{"StopSandbox", stopSandbox},
 	}

@@ -74,6 +74,17 @@ func TestConformance(t *testing.T) {
 			quota, period := readInt(t, "cpu", cg, "cpu.cfs_quota_us"), readInt(t, "cpu", cg, "cpu.cfs_period_us")
 			return quota * 1000 / period, readInt(t, "memory", cg, "memory.limit_in_bytes") >> 20
 		},
+		ContainerLimits: func(t *testing.T, id string, st runtime.ContainerStatus) runtime.Resources {
+			cg := containerd.CgroupPath(host, id) + "/" + strings.TrimPrefix(st.ID, "containerd://")
+			res := runtime.Resources{CPUShares: uint64(readInt(t, "cpu", cg, "cpu.shares"))}
+			if quota := readInt(t, "cpu", cg, "cpu.cfs_quota_us"); quota > 0 {
+				res.CPUQuota, res.CPUPeriod = quota, uint64(readInt(t, "cpu", cg, "cpu.cfs_period_us"))
+			}
+			if mem := readInt(t, "memory", cg, "memory.limit_in_bytes"); mem < 1<<62 { // else: no limit
+				res.MemoryLimit = mem
+			}
+			return res
+		},
 		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
 		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
 		IP:  net.ParseIP("192.168.200.4"),

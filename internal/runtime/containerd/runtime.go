@@ -366,6 +366,7 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	if c.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
+	opts = append(opts, withResources(c.Resources))
 	return r.client.NewContainer(ctx, id,
 		// runc's state under fargo's data dir, not /run/containerd/runc: a new data
 		// dir never meets an old container of the same ID.
@@ -373,8 +374,8 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithNewSpec(opts...),
-		containerd.WithContainerLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name, labelAttempt: strconv.Itoa(c.Attempt),
-			labelImageID: imageRef(img)}),
+		containerd.WithContainerLabels(withResourceLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name,
+			labelAttempt: strconv.Itoa(c.Attempt), labelImageID: imageRef(img)}, c.Resources, c.Annotations)),
 	)
 }
 
@@ -568,6 +569,7 @@ func (r *Runtime) status(ctx context.Context, sandboxID string, c containerd.Con
 		st.ImageID = imageID(ctx, r.client, info)
 	}
 	st.Attempt, _ = strconv.Atoi(info.Labels[labelAttempt])
+	st.Resources, st.Annotations = resourcesFromLabels(info.Labels)
 	st.Started, _ = time.Parse(time.RFC3339Nano, info.Labels[labelStarted])
 	// One call to the task service: the relist asks this of every container
 	// each second, and c.Task then task.Status would ask the shim twice.
@@ -707,6 +709,19 @@ func orDiscard(w io.Writer) io.Writer {
 
 // runningTask is the task of the container called name, with its spec.
 func (r *Runtime) runningTask(ctx context.Context, sandboxID, name string) (containerd.Task, *oci.Spec, error) {
+	c, task, err := r.runningContainer(ctx, sandboxID, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading spec of %s: %w", c.ID(), err)
+	}
+	return task, spec, nil
+}
+
+// runningContainer is the container called name that has a task, and the task.
+func (r *Runtime) runningContainer(ctx context.Context, sandboxID, name string) (containerd.Container, containerd.Task, error) {
 	list, err := r.containersOf(ctx, sandboxID)
 	if err != nil {
 		return nil, nil, err
@@ -715,15 +730,9 @@ func (r *Runtime) runningTask(ctx context.Context, sandboxID, name string) (cont
 		if labels, _ := c.Labels(ctx); labels[labelContainer] != name {
 			continue
 		}
-		task, err := c.Task(ctx, nil)
-		if err != nil {
-			continue
+		if task, err := c.Task(ctx, nil); err == nil {
+			return c, task, nil
 		}
-		spec, err := c.Spec(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading spec of %s: %w", c.ID(), err)
-		}
-		return task, spec, nil
 	}
 	return nil, nil, fmt.Errorf("container %s of sandbox %s is not running: %w", name, sandboxID, runtime.ErrNotFound)
 }

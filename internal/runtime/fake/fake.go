@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -229,7 +230,8 @@ func (r *Runtime) StartContainer(_ context.Context, sandboxID string, c runtime.
 	}
 	now := time.Now()
 	st := &runtime.ContainerStatus{Name: c.Name, ID: fmt.Sprintf("fake://%s-%s-%d", sandboxID, c.Name, c.Attempt),
-		Image: c.Image, ImageID: "fake@" + c.Image, Attempt: c.Attempt, State: runtime.StateRunning, Started: now}
+		Image: c.Image, ImageID: "fake@" + c.Image, Attempt: c.Attempt, State: runtime.StateRunning, Started: now,
+		Resources: c.Resources, Annotations: maps.Clone(c.Annotations)}
 	switch cmd := append(append([]string{}, c.Command...), c.Args...); {
 	case len(cmd) == 2 && cmd[0] == "exit":
 		code, err := strconv.Atoi(cmd[1])
@@ -250,6 +252,25 @@ func exit(st *runtime.ContainerStatus, code int32, at time.Time) {
 	if code != 0 {
 		st.Reason = runtime.ReasonError
 	}
+}
+
+// UpdateContainer implements runtime.Runtime.
+func (r *Runtime) UpdateContainer(_ context.Context, sandboxID, name string, res runtime.Resources, annotations map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.record("UpdateContainer", sandboxID+"/"+name); err != nil {
+		return err
+	}
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return err
+	}
+	st, ok := sb.containers[name]
+	if !ok || st.State != runtime.StateRunning {
+		return fmt.Errorf("updating container %s of sandbox %s: not running: %w", name, sandboxID, runtime.ErrNotFound)
+	}
+	st.Resources, st.Annotations = res, maps.Clone(annotations)
+	return nil
 }
 
 // StopContainer implements runtime.Runtime: a running container exits as if it
@@ -280,7 +301,9 @@ func (r *Runtime) Containers(_ context.Context, sandboxID string) ([]runtime.Con
 	}
 	out := make([]runtime.ContainerStatus, 0, len(sb.containers))
 	for _, st := range sb.containers {
-		out = append(out, *st)
+		c := *st
+		c.Annotations = maps.Clone(st.Annotations)
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -15,12 +15,20 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fargo-dev/fargo/internal/agent/podworker/resources"
 	"github.com/fargo-dev/fargo/internal/runtime"
 )
 
 // Container is the API view of what the runtime reports for c; waiting is
 // the reason a container is not running yet (ContainerCreating, CrashLoopBackOff…).
 func Container(c *corev1.Container, st *runtime.ContainerStatus, waiting, message string) corev1.ContainerStatus {
+	out := state(c, st, waiting, message)
+	setResources(&out, c, st)
+	return out
+}
+
+// state is the container's status but its resources.
+func state(c *corev1.Container, st *runtime.ContainerStatus, waiting, message string) corev1.ContainerStatus {
 	out := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: ptr.To(false)}
 	if st == nil {
 		out.State.Waiting = &corev1.ContainerStateWaiting{Reason: orDefault(waiting, "ContainerCreating"), Message: message}
@@ -44,6 +52,22 @@ func Container(c *corev1.Container, st *runtime.ContainerStatus, waiting, messag
 		out.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}
 	return out
+}
+
+// setResources reports what the container was given (allocatedResources) and,
+// while it runs, what is in force (resources), as kubelet does; the two are
+// one here, as the pod worker resizes a container at once or not at all.
+func setResources(out *corev1.ContainerStatus, c *corev1.Container, st *runtime.ContainerStatus) {
+	given := resources.Of(c) // not started yet, or before fargo recorded it
+	if st != nil {
+		if actuated, ok := resources.Actuated(st); ok {
+			given = actuated
+		}
+	}
+	out.AllocatedResources = given.Requests
+	if out.State.Running != nil && (given.Requests != nil || given.Limits != nil) {
+		out.Resources = &given
+	}
 }
 
 // Time is t as the API keeps it (whole seconds). A status built with finer
