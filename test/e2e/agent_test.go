@@ -181,6 +181,7 @@ func TestContainerdPods(t *testing.T) {
 	checkEnvAndVolumes(t, s, dataDir, ref)
 	checkInPod(t, s, dataDir, testserver, ref)
 	checkProbes(t, s, dataDir, testserver, ref)
+	checkResize(t, s, ref)
 
 	// A pod that allocates past its size is OOMKilled.
 	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hog","namespace":"apps"},"spec":{"restartPolicy":"Never","containers":[{"name":"hog","image":"` + ref + `","command":["sh","-c","x=0123456789; while true; do x=$x$x; done"],"resources":{"limits":{"memory":"100Mi"}}}]}}`)

@@ -27,8 +27,10 @@ type resizing struct {
 // resize carries out an in-place resize as kubelet does: once the pod's new
 // requests fit its node (on Fargate, the size provisioned for the pod, which
 // is fixed), each changed container gets its new cgroup settings in place, or
-// is restarted where its resizePolicy says so. It returns the resize condition
-// to report (nil: none) and whether a container changed.
+// is restarted where its resizePolicy says so. (The API server already refuses
+// a resize past the node's allocatable; the check here is kubelet's, for one
+// that raced a change of the node.) It returns the resize condition to report
+// (nil: none) and whether a container changed.
 func (a *Worker) resize(ctx context.Context, pod *corev1.Pod, at Placement, byName map[string]*runtime.ContainerStatus) (*corev1.PodCondition, bool) {
 	var changes []resizing
 	for c := range podutil.ContainerIter(&pod.Spec, podutil.InitContainers|podutil.Containers) {
@@ -58,7 +60,7 @@ func (a *Worker) resize(ctx context.Context, pod *corev1.Pod, at Placement, byNa
 		if restartsOnResize(ch) {
 			err = a.restartForResize(ctx, pod, at, ch)
 		} else {
-			err = a.cfg.Runtime.UpdateContainer(ctx, at.SandboxID, ch.c.Name, resources.Cgroup(ch.to), resources.Annotations(ch.to))
+			err = a.cfg.Runtime.UpdateContainer(ctx, at.SandboxID, ch.c.Name, resources.Cgroup(ch.to, at.Allocatable), resources.Annotations(ch.to))
 		}
 		if err != nil {
 			msg := fmt.Sprintf("resizing container %s: %v", ch.c.Name, err)

@@ -252,7 +252,7 @@ func (a *Worker) start(ctx context.Context, pod *corev1.Pod, at Placement, c *co
 	if img.Pulled {
 		a.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	}
-	spec := runtimeContainer(pod, c, attempt)
+	spec := runtimeContainer(pod, c, attempt, at.Allocatable)
 	if spec.Env, err = a.env.Env(ctx, withAddresses(pod, at), c, at.Allocatable); err == nil {
 		// $(VAR) in command and args, as kubelet expands them.
 		spec.Command, spec.Args = kubecontainer.ExpandContainerCommandAndArgs(c, envvars.Kubelet(spec.Env))
@@ -371,12 +371,12 @@ func (a *Worker) exited(pod *corev1.Pod, c *corev1.Container, st *runtime.Contai
 
 // runtimeContainer is what the runtime needs of a container spec: the container's
 // securityContext over the pod's, with fsGroup and supplementalGroups as extra
-// groups.
-func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int) runtime.Container {
+// groups; its cgroup settings within the node's allocatable.
+func runtimeContainer(pod *corev1.Pod, c *corev1.Container, attempt int, allocatable corev1.ResourceList) runtime.Container {
 	res := resources.Of(c)
 	out := runtime.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
 		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, Attempt: attempt,
-		Resources: resources.Cgroup(res), Annotations: resources.Annotations(res)}
+		Resources: resources.Cgroup(res, allocatable), Annotations: resources.Annotations(res)}
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		out.User, out.Group = psc.RunAsUser, psc.RunAsGroup
 		for _, s := range psc.Sysctls {

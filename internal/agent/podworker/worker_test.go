@@ -378,7 +378,7 @@ func TestCommandArgsExpansion(t *testing.T) {
 // The pod's sysctls reach the runtime with each container.
 func TestSysctls(t *testing.T) {
 	c := runtimeContainer(&corev1.Pod{Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{
-		Sysctls: []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}}}}}, &corev1.Container{Name: "c"}, 0)
+		Sysctls: []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}}}}}, &corev1.Container{Name: "c"}, 0, nil)
 	if c.Sysctls["kernel.shm_rmid_forced"] != "1" {
 		t.Errorf("sysctls %v, want kernel.shm_rmid_forced=1", c.Sysctls)
 	}

@@ -343,6 +343,9 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: r.nsPath(sb.ID, "ipc")}),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: r.nsPath(sb.ID, "uts")}),
 		withMount(specs.Mount{Destination: "/dev/shm", Type: "bind", Source: r.shmPath(sb.ID), Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"}}),
+		// The container's own cgroups, read-only, as CRI mounts them: runtimes
+		// (the JVM, Go's GOMAXPROCS) size themselves by the limits there.
+		withMount(specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}),
 		oci.WithCgroup(r.cgroupPath(sb.ID)+"/"+id),
 		oci.WithNoNewPrivileges,
 		oci.WithMounts(mounts(append(c.Mounts, r.podFileMounts(sb.ID, c.Mounts)...))),

@@ -38,18 +38,27 @@ func Of(c *corev1.Container) corev1.ResourceRequirements {
 
 // Cgroup is what kubelet sets for r: CPU shares from the request (from the
 // limit when only that is set; the minimum when neither is), a CFS quota from
-// the CPU limit, the memory limit as is.
-func Cgroup(r corev1.ResourceRequirements) runtime.Resources {
+// the CPU limit, the memory limit as is; limits capped at the node's
+// allocatable (on Fargate, the size provisioned for the pod, which its
+// sandbox's cgroup enforces: the kernel refuses a CPU quota above a parent's).
+func Cgroup(r corev1.ResourceRequirements, allocatable corev1.ResourceList) runtime.Resources {
 	cpu, limit := r.Requests.Cpu(), r.Limits.Cpu()
 	if cpu.IsZero() {
 		cpu = limit
 	}
 	out := runtime.Resources{CPUShares: shares(cpu.MilliValue())}
 	if !limit.IsZero() {
-		out.CPUQuota, out.CPUPeriod = quota(limit.MilliValue()), quotaPeriod
+		milli := limit.MilliValue()
+		if most, ok := allocatable[corev1.ResourceCPU]; ok {
+			milli = min(milli, most.MilliValue())
+		}
+		out.CPUQuota, out.CPUPeriod = quota(milli), quotaPeriod
 	}
 	if mem := r.Limits.Memory(); !mem.IsZero() {
 		out.MemoryLimit = mem.Value()
+		if most, ok := allocatable[corev1.ResourceMemory]; ok {
+			out.MemoryLimit = min(out.MemoryLimit, most.Value())
+		}
 	}
 	return out
 }

@@ -40,8 +40,10 @@ func TestCgroup(t *testing.T) {
 		{"limits", corev1.ResourceRequirements{Requests: list("cpu", "250m"), Limits: list("cpu", "1", "memory", "128Mi")},
 			runtime.Resources{CPUShares: 256, CPUQuota: 100000, CPUPeriod: 100000, MemoryLimit: 128 << 20}},
 		{"limit alone", corev1.ResourceRequirements{Limits: list("cpu", "5m")}, runtime.Resources{CPUShares: 5, CPUQuota: 1000, CPUPeriod: 100000}},
+		{"limits past the node", corev1.ResourceRequirements{Requests: list("cpu", "250m"), Limits: list("cpu", "8", "memory", "2Gi")},
+			runtime.Resources{CPUShares: 256, CPUQuota: 400000, CPUPeriod: 100000, MemoryLimit: 1 << 30}},
 	} {
-		if got := Cgroup(tc.r); got != tc.want {
+		if got := Cgroup(tc.r, list("cpu", "4", "memory", "1Gi")); got != tc.want {
 			t.Errorf("%s: Cgroup = %+v; want %+v", tc.name, got, tc.want)
 		}
 	}
