@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-startup bench-network conformance generate clean
+.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
 all: build
 
 deps:
@@ -98,6 +98,12 @@ bench-scheduler: build
 bench-density: build
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
 		-bench BenchmarkDensity -benchtime 3x -timeout 30m ./test/integration/
+
+# What metering costs the server: CPU time and memory with 200 running Fargate pods
+# metered, against the same with --without-meter, in one run.
+bench-metering: build
+	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
+		-bench BenchmarkMetering -benchtime 1x -timeout 30m ./test/integration/
 
 # Startup under real containerd (root): 1, 10 and 50 pods, with `ctr run` as the floor,
 # and the containerd density figure. ROUNDS=10,50 measures only those batches (logged,

@@ -51,6 +51,9 @@ type Config struct {
 	Heartbeat time.Duration
 	// Workers is how many sandboxes are worked on at once.
 	Workers int
+	// UsageInterval is how often a running sandbox's usage is read for the
+	// meter (the server's meter interval).
+	UsageInterval time.Duration
 	// DataDir holds pods' volumes (DATA/pods/<uid>) and sandbox networks.
 	DataDir string
 	// ClusterDNS is the cluster DNS service's address, for pods' resolv.conf.
@@ -126,7 +129,8 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 	}
 	a := &Agent{cfg: cfg}
 	rec := &fargate.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("kubelet"), Runtime: cfg.Runtime,
-		Network: network, Clock: cfg.Clock, Host: cfg.HostName, Region: cfg.Region, KubeletVersion: cfg.KubeletVersion, Workers: cfg.Workers}
+		Network: network, Clock: cfg.Clock, Host: cfg.HostName, Region: cfg.Region, KubeletVersion: cfg.KubeletVersion, Workers: cfg.Workers,
+		UsageInterval: cfg.UsageInterval}
 	pods, err := podworker.New(ctx, podworker.Config{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: rec.Recorder,
 		Runtime: cfg.Runtime, Clock: cfg.Clock, DNS: dns.Config{ClusterDNS: cfg.ClusterDNS, Region: cfg.Region},
 		Dir: filepath.Join(cfg.DataDir, "pods"), Wake: rec.Wake})

@@ -67,6 +67,7 @@ func Run(ctx context.Context, rc *rest.Config, o *Options, dataDir, kubeletVersi
 		return err
 	}
 	ac.HostIP = localIP(rc.Host)
+	ac.UsageInterval, _ = time.ParseDuration(info.Data["meterInterval"]) // none from an older server: the default
 	if ac.HostIP != nil && !ac.HostIP.IsLoopback() && isLoopbackAddress(ac.KubeletAPIAddress) {
 		fmt.Fprintf(out, "warning: the kubelet API listens on %s, which the server at %s cannot reach: kubectl logs and exec will not work for pods here; set --kubelet-api-address %s:10250 (or 0.0.0.0:10250)\n",
 			ac.KubeletAPIAddress, rc.Host, ac.HostIP)

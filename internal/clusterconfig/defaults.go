@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 
+	"github.com/fargo-dev/fargo/internal/meter"
 	"github.com/fargo-dev/fargo/internal/profile"
 )
 
@@ -51,6 +52,17 @@ func (c *Cluster) setDefaults(l *errorList) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	c.Fargo.Prices = c.Fargo.Prices.WithDefaults()
+	mt := &c.Fargo.Metering
+	if mt.Stop == "" {
+		mt.Stop = string(meter.StopContainers)
+	}
+	if mt.Interval == "" {
+		mt.Interval = meter.DefaultInterval.String()
+	}
+	if mt.Retention == "" {
+		mt.Retention = meter.DefaultRetention.String()
 	}
 	c.defaultVPC(l)
 	if c.KubernetesNetworkConfig.ServiceIPv4CIDR == "" {

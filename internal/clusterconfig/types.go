@@ -9,9 +9,11 @@ package clusterconfig
 
 import (
 	"net"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/fargo-dev/fargo/internal/meter"
 	"github.com/fargo-dev/fargo/internal/profile"
 )
 
@@ -69,6 +71,28 @@ type Ignored struct {
 type Fargo struct {
 	// Limits replace EKS's default Fargate profile quotas (0: the EKS default).
 	Limits profile.Limits `yaml:"limits"`
+	// Prices are the rates the meter bills at (default: EKS Fargate's
+	// us-east-1 Linux/x86 rates and EC2's on-demand instance prices).
+	Prices meter.Prices `yaml:"prices"`
+	// Metering says when a Fargate pod's meter stops, how often the records
+	// of running pods are updated and how long records are kept.
+	Metering Metering `yaml:"metering"`
+}
+
+// Metering is the meter's settings; `fargo server` flags override them.
+type Metering struct {
+	// Stop is "containers" (the default: the meter stops once the pod's
+	// containers have all terminated) or "pod" (once the pod is deleted, as EKS).
+	Stop string `yaml:"stop"`
+	// Interval ("1m") is how often running pods' records are updated;
+	// Retention ("2160h", 90 days) how long final records are kept.
+	Interval  string `yaml:"interval"`
+	Retention string `yaml:"retention"`
+
+	// What they say, once validated.
+	StopRule          meter.StopRule `yaml:"-"`
+	IntervalDuration  time.Duration  `yaml:"-"`
+	RetentionDuration time.Duration  `yaml:"-"`
 }
 
 // Metadata names the cluster.

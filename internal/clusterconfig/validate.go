@@ -4,10 +4,12 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/fargo-dev/fargo/internal/instancetype"
+	"github.com/fargo-dev/fargo/internal/meter"
 	"github.com/fargo-dev/fargo/internal/profile"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -49,6 +51,7 @@ func (c *Cluster) validate(l *errorList) {
 			l.add(fieldPath{"fargo", "limits", f.name}, "must be at least 1, got %d", f.v)
 		}
 	}
+	c.validateMetering(l)
 	c.validateNetwork(l)
 	c.validateNodeGroups(l)
 	c.validateFargateProfiles(l)
@@ -285,4 +288,29 @@ func maskLE(outer, inner *net.IPNet) bool {
 	o, _ := outer.Mask.Size()
 	i, _ := inner.Mask.Size()
 	return o <= i
+}
+
+func (c *Cluster) validateMetering(l *errorList) {
+	if err := c.Fargo.Prices.Validate(); err != nil {
+		l.add(fieldPath{"fargo", "prices"}, "%v", err)
+	}
+	mt := &c.Fargo.Metering
+	rule, err := meter.ParseStopRule(mt.Stop)
+	if err != nil {
+		l.add(fieldPath{"fargo", "metering", "stop"}, "%v", err)
+	}
+	mt.StopRule = rule
+	for _, d := range []struct {
+		name  string
+		value string
+		least time.Duration
+		out   *time.Duration
+	}{{"interval", mt.Interval, time.Second, &mt.IntervalDuration}, {"retention", mt.Retention, time.Hour, &mt.RetentionDuration}} {
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v < d.least {
+			l.add(fieldPath{"fargo", "metering", d.name}, "%q is not a duration of at least %s, such as %q", d.value, d.least, "90s")
+			continue
+		}
+		*d.out = v
+	}
 }

@@ -61,6 +61,8 @@ type Scheduler struct {
 	// bound holds the UIDs of pods this scheduler bound that its cache may still
 	// show unbound (a second binding is refused, 409), with when.
 	bound sync.Map
+	// waiting counts the pods to place, for the queue depth metric.
+	waiting pending
 }
 
 // Reconcile places one pod, in ordered sub-steps: profile → support → size →
@@ -69,8 +71,10 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	pod := &corev1.Pod{}
 	if err := s.Client.Get(ctx, req.NamespacedName, pod); err != nil {
 		s.retries.forget(req.NamespacedName)
+		s.waiting.set(req.NamespacedName, false)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	s.waiting.set(req.NamespacedName, waiting(pod))
 	if !waiting(pod) {
 		s.retries.forget(req.NamespacedName)
 		s.bound.Delete(pod.UID)
@@ -84,7 +88,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 	if prof == nil {
-		s.fail(pod, "Pod not matched by any ACTIVE Fargate profile; it stays Pending until one matches (or remove schedulerName: "+v1alpha1.SchedulerName+")")
+		s.fail(pod, reasonNoProfile, "Pod not matched by any ACTIVE Fargate profile; it stays Pending until one matches (or remove schedulerName: "+v1alpha1.SchedulerName+")")
 		return ctrl.Result{}, nil // a profile change re-queues it
 	}
 	lookup := func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
@@ -92,7 +96,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return pvc, s.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)
 	}
 	if msg := support.Check(pod, lookup); msg != "" {
-		s.fail(pod, msg)
+		s.fail(pod, reasonUnsupported, msg)
 		return ctrl.Result{RequeueAfter: s.retries.next(req.NamespacedName, false)}, nil // a PVC may bind meanwhile
 	}
 	size, err := sizing.ForPod(&pod.Spec)
@@ -101,12 +105,16 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	}
 	storage, serr := sizing.EphemeralStorageGiB(&pod.Spec)
 	if serr != nil {
-		s.fail(pod, "Pod not supported on Fargate: "+serr.Error())
+		s.fail(pod, reasonUnsupported, "Pod not supported on Fargate: "+serr.Error())
 		return ctrl.Result{}, nil
 	}
 	sb, err := s.claim(ctx, pod, prof, size, storage)
 	if err != nil {
-		s.fail(pod, err.Error())
+		reason := reasonError
+		if errors.Is(err, errNoRoom) {
+			reason = reasonNoRoom
+		}
+		s.fail(pod, reason, err.Error())
 		return ctrl.Result{RequeueAfter: s.retries.next(req.NamespacedName, errors.Is(err, errNoRoom))}, nil
 	}
 	s.retries.forget(req.NamespacedName)
@@ -140,13 +148,14 @@ func (s *Scheduler) profileFor(ctx context.Context, pod *corev1.Pod) (*v1alpha1.
 	return profile.Select(active, profile.Pod{Namespace: pod.Namespace, Labels: pod.Labels}), nil
 }
 
-func (s *Scheduler) fail(pod *corev1.Pod, msg string) {
+func (s *Scheduler) fail(pod *corev1.Pod, reason, msg string) {
+	failures.WithLabelValues(reason).Inc()
 	s.Recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
 }
 
 // tooLarge records EKS's PodScheduled=False condition and event.
 func (s *Scheduler) tooLarge(ctx context.Context, pod *corev1.Pod, cause error) error {
-	s.fail(pod, cause.Error())
+	s.fail(pod, reasonTooLarge, cause.Error())
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Reason == sizing.ReasonTooLarge {
 			return nil
@@ -196,6 +205,8 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, sb *v1alpha1.Sand
 		return fmt.Errorf("binding pod %s/%s to %s: %w", pod.Namespace, pod.Name, node.Name, err)
 	}
 	s.markBound(pod.UID)
+	s.waiting.set(client.ObjectKeyFromObject(pod), false)
+	schedulingSeconds.Observe(s.now().Sub(pod.CreationTimestamp.Time).Seconds())
 	s.Recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node.Name)
 	return nil
 }

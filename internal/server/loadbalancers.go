@@ -16,6 +16,9 @@ func (s *started) setupControllers(mgr ctrl.Manager) error {
 	if err := s.setupNodeGroups(mgr); err != nil {
 		return err
 	}
+	if err := s.setupMeter(mgr); err != nil {
+		return err
+	}
 	return s.setupLoadBalancers(mgr)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/agent"
 	"github.com/fargo-dev/fargo/internal/eksapi"
+	"github.com/fargo-dev/fargo/internal/meter"
 	"github.com/fargo-dev/fargo/internal/network/lb"
 	"github.com/fargo-dev/fargo/internal/scheduler"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	// LBDNSSuffix ends load balancers' hostnames.
 	LBDNSSuffix string
 	WithoutDNS  bool
+
+	// Meter overrides the cluster config's metering settings.
+	Meter meter.Flags
 
 	LogDir    string
 	Verbosity int
@@ -104,6 +108,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.DNSUpstream, "dns-upstream", nil, "resolvers (ip or ip:port, comma-separated) the cluster DNS forwards names outside the cluster to, written into a new coredns ConfigMap (default: the resolv.conf of the node CoreDNS runs on, as on EKS)")
 	fs.BoolVar(&o.WithoutDNS, "without-dns", false, "deploy no cluster DNS (CoreDNS in kube-system)")
 	o.Host.AddFlags(fs, "no built-in agent: run `fargo agent` on other machines")
+	o.Meter.AddFlags(fs)
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof for the whole server at /debug/pprof on the API port (admin credentials), e.g. kubectl get --raw '/debug/pprof/profile?seconds=10'")
 	fs.StringVar(&o.LogDir, "log-dir", "", "directory for component logs (default DATA/logs)")
 	fs.IntVarP(&o.Verbosity, "v", "v", 0, "log verbosity of the Kubernetes components (klog level)")

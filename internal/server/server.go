@@ -64,6 +64,7 @@ func Run(o *Options, out io.Writer) error {
 		// Last out: containerd stops after everything that uses it; shims and
 		// containers keep running for the next start to adopt.
 		defer c.Runtime.Close()
+		c.UsageInterval = cluster.Fargo.Metering.IntervalDuration
 		hostCfg = &c
 	}
 
@@ -143,15 +144,24 @@ func Run(o *Options, out io.Writer) error {
 
 func (o *Options) loadCluster() (*clusterconfig.Cluster, error) {
 	ov := clusterconfig.Overrides{Name: o.ClusterName, Region: o.Region, ServiceCIDR: o.ServiceCIDR}
+	var c *clusterconfig.Cluster
+	var err error
 	if o.ConfigFile == "" {
 		ov.DefaultNodeGroup = !o.WithoutNodeGroup && !o.Fargate
-		c, err := clusterconfig.Default(ov)
-		if err != nil {
+		if c, err = clusterconfig.Default(ov); err != nil {
 			return nil, fmt.Errorf("invalid --cluster-name, --region or --service-cidr: %w", err)
 		}
-		return c, nil
+	} else if c, err = clusterconfig.Load(o.ConfigFile, ov); err != nil {
+		return nil, err
 	}
-	return clusterconfig.Load(o.ConfigFile, ov)
+	m := &c.Fargo.Metering
+	if err := o.Meter.Apply(&m.StopRule, &m.IntervalDuration, &m.RetentionDuration); err != nil {
+		return nil, err
+	}
+	if o.Meter.Off {
+		m.IntervalDuration = -1 // agents read no usage (they learn it from the cluster info)
+	}
+	return c, nil
 }
 
 func (o *Options) controlPlaneConfig(cluster *clusterconfig.Cluster) (*controlplane.Config, error) {

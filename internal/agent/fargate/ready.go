@@ -32,6 +32,20 @@ func (r *Reconciler) run(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.
 	if pod.Spec.NodeName != sb.Spec.NodeName {
 		return ctrl.Result{}, nil // not bound yet; the binding re-queues us
 	}
+	if err := r.pulling(ctx, sb, pod); err != nil {
+		return ctrl.Result{}, err
+	}
 	again, err := r.Pods.Sync(ctx, pod, placement(sb))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	before := sb.Status.DeepCopy()
+	next, err := r.readUsage(ctx, sb, false)
+	if err == nil {
+		err = r.writeStatus(ctx, sb, before)
+	}
+	if next > 0 && (again == 0 || next < again) {
+		again = next
+	}
 	return ctrl.Result{RequeueAfter: again}, err
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	goruntime "runtime"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -68,6 +69,9 @@ type Reconciler struct {
 	Clock     clock.WithTicker
 	// Host names this host; Region and KubeletVersion go on its nodes.
 	Host, Region, KubeletVersion string
+	// UsageInterval is how often a running sandbox's usage is read into its
+	// status for the meter (0: a minute; negative: never, the meter is off).
+	UsageInterval time.Duration
 	// Workers is how many sandboxes are worked on at once.
 	Workers int
 	// Starts is how many of them may be pods on their way to Running, taken
@@ -219,9 +223,15 @@ func (r *Reconciler) setCondition(sb *v1alpha1.Sandbox, t string, ok bool, reaso
 		}
 		if c.Status != s {
 			c.LastTransitionTime = now
+			if ok {
+				observeStep(sb, t, now.Time)
+			}
 		}
 		c.Status, c.Reason, c.Message, c.ObservedGeneration = s, reason, msg, sb.Generation
 		return
+	}
+	if ok {
+		observeStep(sb, t, now.Time)
 	}
 	sb.Status.Conditions = append(sb.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg,
 		LastTransitionTime: now, ObservedGeneration: sb.Generation})

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -20,6 +21,11 @@ import (
 func (r *Reconciler) stop(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1.Pod) error {
 	if stopped(sb) {
 		return nil
+	}
+	before := sb.Status.DeepCopy()
+	// The last reading for the meter, while the cgroup is still there.
+	if _, err := r.readUsage(ctx, sb, true); err != nil {
+		log.FromContext(ctx).Info("pod stopped without a last usage reading", "sandbox", sb.Name, "error", err.Error())
 	}
 	r.Pods.StopProbes(types.UID(sb.Spec.Pod.UID))
 	if r.Endpoints != nil {
@@ -35,7 +41,6 @@ func (r *Reconciler) stop(ctx context.Context, sb *v1alpha1.Sandbox, pod *corev1
 	if err := r.cordon(ctx, sb.Spec.NodeName); err != nil {
 		return err
 	}
-	before := sb.Status.DeepCopy()
 	r.setCondition(sb, v1alpha1.SandboxStopped, true, "Pod"+string(pod.Status.Phase),
 		"the pod has finished: its compute is released; its node, IP and logs stay until it is deleted")
 	return r.writeStatus(ctx, sb, before)

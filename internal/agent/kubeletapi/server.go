@@ -42,6 +42,7 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -114,6 +115,8 @@ func New(rt runtime.Runtime, pods PodLookup, nodes NodeCheck, nodePod NodePod, c
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	mux.HandleFunc("GET /stats/summary", s.statsSummary)
 	mux.HandleFunc("GET /metrics/resource", s.metricsResource)
+	// The process's own metrics (the agent's sandbox steps; in the server, all of fargo's).
+	mux.Handle("GET /metrics", legacyregistry.Handler())
 	for _, p := range []string{"/exec/{namespace}/{pod}/{container}", "/exec/{namespace}/{pod}/{uid}/{container}"} {
 		mux.HandleFunc("GET "+p, s.exec)
 		mux.HandleFunc("POST "+p, s.exec)

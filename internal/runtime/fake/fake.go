@@ -185,6 +185,7 @@ func (r *Runtime) Sandboxes(context.Context) ([]string, error) {
 func (r *Runtime) PullImage(_ context.Context, ref string, policy runtime.PullPolicy, _ []runtime.Auth) (runtime.Image, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.calls = append(r.calls, "PullImage "+ref)
 	if err := r.fail["PullImage"]; err != nil {
 		return runtime.Image{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}

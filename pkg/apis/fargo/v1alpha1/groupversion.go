@@ -16,7 +16,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &FargateProfile{}, &FargateProfileList{}, &Sandbox{}, &SandboxList{}, &Host{}, &HostList{}, &NodeGroup{}, &NodeGroupList{})
+	s.AddKnownTypes(GroupVersion, &FargateProfile{}, &FargateProfileList{}, &Sandbox{}, &SandboxList{}, &Host{}, &HostList{}, &NodeGroup{}, &NodeGroupList{}, &UsageRecord{}, &UsageRecordList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -76,11 +76,25 @@ type SandboxStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 	// Conditions record each step of the sandbox's life with the time it
-	// happened: Launched, Registered, Ready, Stopped, Released.
+	// happened: Launched, Registered, Ready, Pulling, Stopped, Released.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Usage is what the sandbox's pod has used so far, from its cgroup's
+	// counters: read by the agent now and then, and last as the pod stops.
+	// +optional
+	Usage *SandboxUsage `json:"usage,omitempty"`
+}
+
+// SandboxUsage is a reading of a sandbox's resource counters.
+type SandboxUsage struct {
+	// CPUSeconds is the CPU time used by all its containers (decimal seconds).
+	CPUSeconds string `json:"cpuSeconds"`
+	// MemoryPeakBytes is the most memory it has used at once.
+	MemoryPeakBytes int64 `json:"memoryPeakBytes"`
+	// Time is when it was read.
+	Time metav1.Time `json:"time"`
 }
 
 // Sandbox conditions, one per step of its life (Karpenter's NodeClaim style).
@@ -91,6 +105,9 @@ const (
 	SandboxRegistered = "Registered"
 	// SandboxReady: the node is Ready and the pod may be bound and run.
 	SandboxReady = "Ready"
+	// SandboxPulling: the pod is bound and its first image started to
+	// download; the meter starts here, as EKS's does.
+	SandboxPulling = "Pulling"
 	// SandboxStopped: its pod has finished; its containers are stopped and its
 	// compute released, while its node, IP and logs stay until the pod is
 	// deleted.

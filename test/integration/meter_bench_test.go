@@ -1,0 +1,82 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fargo-dev/fargo/test/benchdoc"
+	"github.com/fargo-dev/fargo/test/harness"
+)
+
+const (
+	meterPods   = 200
+	meterWindow = 2 * time.Minute // two meter intervals at the default
+)
+
+// BenchmarkMetering measures what metering costs the server: its CPU time
+// over a window and its memory with 200 running Fargate pods (fake runtime)
+// metered at the default interval, against the same without the meter, in
+// the same run.
+func BenchmarkMetering(b *testing.B) {
+	var cpu, mem [2][]float64 // [metered, off]
+	for i := 0; i < b.N; i++ {
+		for k, flags := range [][]string{nil, {"--without-meter"}} {
+			s := harness.StartServer(b, append([]string{"--runtime", "fake", "--host-name", "h", "--host-cpu", "1000", "--host-memory", "4Ti"}, flags...)...)
+			if out, err := s.KubectlStdin(profileJSON("bench", `{"selectors":[{"namespace":"fargate"}]}`), "create", "-f", "-"); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+			c := s.CRClient()
+			namespaces(b, s, "fargate")
+			createPods(b, c, "fargate", meterPods)
+			waitPods(b, c, "fargate", meterPods, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+			time.Sleep(idleWait)
+			before := cpuSeconds(b, s.Pid())
+			time.Sleep(meterWindow)
+			cpu[k] = append(cpu[k], cpuSeconds(b, s.Pid())-before)
+			mem[k] = append(mem[k], rssMiB(b, s))
+			if k == 0 {
+				if n := strings.Count(s.Kubectl("get", "usagerecords", "-o", "name"), "\n"); n != meterPods {
+					b.Fatalf("%d usage records for %d metered pods", n, meterPods)
+				}
+			}
+			s.Stop()
+		}
+	}
+	cpuRatio := benchdoc.Median(cpu[0]) / max(benchdoc.Median(cpu[1]), 0.001)
+	memRatio := benchdoc.Median(mem[0]) / max(benchdoc.Median(mem[1]), 0.001)
+	b.ReportMetric(cpuRatio, "cpu-ratio")
+	b.ReportMetric(memRatio, "memory-ratio")
+	if doc := benchdoc.Path(); doc != "" {
+		var sec strings.Builder
+		fmt.Fprintf(&sec, "Measured %s, %d running Fargate pods (fake runtime), %d runs; server CPU time over %s once all run, and RSS; median (min–max).\n\n",
+			time.Now().UTC().Format("2006-01-02"), meterPods, len(cpu[0]), meterWindow)
+		sec.WriteString("| server | CPU seconds | RSS MiB | ratio to baseline (CPU, memory) | target |\n|---|---|---|---|---|\n")
+		fmt.Fprintf(&sec, "| metered (interval 1m: records, usage readings, counters) | %s | %s | %.2f×, %.2f× | ≤ 1.05× |\n",
+			benchdoc.Spread(cpu[0]), benchdoc.Spread(mem[0]), cpuRatio, memRatio)
+		fmt.Fprintf(&sec, "| baseline: `--without-meter` | %s | %s | 1× | |\n", benchdoc.Spread(cpu[1]), benchdoc.Spread(mem[1]))
+		if err := benchdoc.ReplaceSection(doc, "bench-metering", sec.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// cpuSeconds is the user and system CPU time of process pid so far.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command (which may hold spaces): utime and stime are 14th and 15th.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks (USER_HZ)
+}
