@@ -42,6 +42,8 @@ type Config struct {
 	Upstream []string
 	// Image is the CoreDNS image, present on every host and node.
 	Image string
+	// Region names the compute.internal zone CoreDNS answers (none: no zone).
+	Region string
 	// Fargate sends CoreDNS to Fargate, as eksctl does when a profile selects
 	// it: the template's compute-type annotation says fargate, not ec2.
 	Fargate bool

@@ -190,3 +190,16 @@ func TestClaimSkipsReservedAddresses(t *testing.T) {
 		t.Errorf("claimed %s; want 192.168.0.16, the first address outside the node's block", ip)
 	}
 }
+
+// A nodeSelector naming a node does not apply on Fargate: the pod runs on its
+// own node, and an event says why.
+func TestNotApplicable(t *testing.T) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: map[string]string{"kubernetes.io/hostname": "ip-192-168-1-5.local-1.compute.internal"}}}
+	if msg := notApplicable(pod); !strings.HasPrefix(msg, "Not applicable on Fargate: nodeSelector kubernetes.io/hostname=ip-192-168-1-5") {
+		t.Errorf("message %q", msg)
+	}
+	pod.Spec.NodeSelector = map[string]string{"topology.kubernetes.io/zone": "local-1a"} // a zone still chooses the subnet
+	if msg := notApplicable(pod); msg != "" {
+		t.Errorf("a zone nodeSelector reported not applicable: %q", msg)
+	}
+}

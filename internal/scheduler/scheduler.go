@@ -99,6 +99,9 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		s.fail(pod, reasonUnsupported, msg)
 		return ctrl.Result{RequeueAfter: s.retries.next(req.NamespacedName, false)}, nil // a PVC may bind meanwhile
 	}
+	if msg := notApplicable(pod); msg != "" {
+		s.Recorder.Event(pod, corev1.EventTypeWarning, "NotApplicable", msg)
+	}
 	size, err := sizing.ForPod(&pod.Spec)
 	if errors.Is(err, sizing.ErrTooLarge) {
 		return ctrl.Result{}, s.tooLarge(ctx, pod, err)

@@ -68,7 +68,7 @@ func (s *started) startDNS(ctx context.Context) (string, error) {
 		}
 	}
 	fp := clusterdns.FargateProfile(live)
-	cfg := clusterdns.Config{Address: s.cluster.ClusterDNS(), Upstream: s.o.DNSUpstream, Image: s.dnsImage.Ref, Fargate: fp != nil}
+	cfg := clusterdns.Config{Address: s.cluster.ClusterDNS(), Upstream: s.o.DNSUpstream, Region: s.cluster.Metadata.Region, Image: s.dnsImage.Ref, Fargate: fp != nil}
 	if err := clusterdns.Install(ctx, c, cfg); err != nil {
 		return "", err
 	}

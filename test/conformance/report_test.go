@@ -38,8 +38,9 @@ func (s spec) reason() string {
 	return line
 }
 
-// refusal matches fargo's Fargate refusal (EKS's message) in a failed test's events.
-var refusal = regexp.MustCompile(`Pod not supported on Fargate: [^"\n]*`)
+// refusal matches fargo's Fargate refusal (EKS's message), or its event that
+// part of a pod's spec does not apply on Fargate, in a failed test's events.
+var refusal = regexp.MustCompile(`(Pod not supported|Not applicable) on Fargate: [^"\n]*`)
 
 // rule is the Fargate rule that refused one of the test's pods, or "".
 func (s spec) rule() string {
@@ -160,7 +161,7 @@ the last run, %s. Focus: `+"`%s`"+`.
 	}
 	section("Fargate bugs", "Failing on Fargate, passing on the node group, with no Fargate rule refusing the test's pods: each is a bug.",
 		c.bugs, func(n string) string { return fmt.Sprintf("`%s`: %s", n, fg.tests[n].reason()) })
-	section("Refused by design", "Failing on Fargate because a pod asks for what EKS Fargate refuses; the rule, as fargo's scheduler reported it in the test's events.",
+	section("Refused by design", "Failing on Fargate because a pod asks for what EKS Fargate refuses or does not apply (each Fargate pod on a node of its own); the rule, as fargo's scheduler reported it in the test's events.",
 		c.refused, func(n string) string { return fmt.Sprintf("`%s`: %s", n, fg.tests[n].rule()) })
 	section("Failing on both paths", "Not Fargate's: the node group (the kubelet baseline) fails them too.",
 		c.both, func(n string) string {

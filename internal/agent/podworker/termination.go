@@ -75,8 +75,8 @@ func (a *Worker) terminationMessage(ctx context.Context, pod *corev1.Pod, at Pla
 	return logTail(path)
 }
 
-// logTail is the end of a CRI-format log: its last maxMessageLogLines lines,
-// at most maxMessageLogBytes.
+// logTail is the end of a CRI-format log: its last maxMessageLogLines lines
+// (and an unfinished one), at most maxMessageLogBytes.
 func logTail(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -107,6 +107,9 @@ func logTail(path string) string {
 	if len(lines) > 0 {
 		out += "\n"
 	}
+	// The output's unfinished last line (`echo -n DONE`), written as a
+	// partial record when the container exited, ends the message as it is.
+	out += partial
 	if len(out) > maxMessageLogBytes {
 		out = out[len(out)-maxMessageLogBytes:]
 	}

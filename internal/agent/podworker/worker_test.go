@@ -330,6 +330,13 @@ func TestLogTail(t *testing.T) {
 	if len(lines) != maxMessageLogLines || lines[0] != "line 21" || lines[len(lines)-1] != "half and half" {
 		t.Errorf("tail: %d lines, first %q, last %q; want the last 80, partial records joined", len(lines), lines[0], lines[len(lines)-1])
 	}
+	// `echo -n DONE`: the last line unfinished, a partial record at the exit.
+	if err := os.WriteFile(path, []byte("2026-12-02T10:00:00Z stdout P DONE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := logTail(path); got != "DONE" {
+		t.Errorf("tail of an unfinished line: %q; want DONE, as kubelet gives", got)
+	}
 }
 
 // Ephemeral containers (kubectl debug) start in the running pod, are reported in
