@@ -119,9 +119,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 func printReport(w io.Writer, rep meter.Report, output string) error {
 	switch output {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{strings.ToLower(rep.By), "runs", "billed_seconds", "vcpu_hours", "gb_hours", "node_hours", "cost", "currency"})
@@ -143,9 +141,7 @@ func printReport(w io.Writer, rep meter.Report, output string) error {
 func printAdvice(w io.Writer, advice []meter.Advice, output string) error {
 	switch output {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(advice)
+		return writeJSON(w, advice)
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"namespace", "pod", "size", "cpu_used", "memory_peak_mib", "suggested", "monthly_saving", "currency"})
@@ -166,4 +162,10 @@ func printAdvice(w io.Writer, advice []meter.Advice, output string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f vCPU\t%d MiB\t%s\t%.2f %s\n", a.Namespace, a.Pod, a.Size, a.CPUUsed, a.MemoryPeakMiB, a.Suggested, a.MonthlySaving, a.Currency)
 	}
 	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -115,6 +115,23 @@ func (s *suite) sandbox() *v1alpha1.Sandbox {
 	return sb
 }
 
+// finish marks the pod Succeeded, as its pod worker does when its containers
+// have ended, and reconciles.
+func (s *suite) finish(pod *corev1.Pod) {
+	s.t.Helper()
+	done := &corev1.Pod{}
+	if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(pod), done); err != nil {
+		s.t.Fatal(err)
+	}
+	done.Status.Phase = corev1.PodSucceeded
+	if err := s.c.Status().Update(context.Background(), done); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 func condition(sb *v1alpha1.Sandbox, t string) *metav1.Condition {
 	for i := range sb.Status.Conditions {
 		if sb.Status.Conditions[i].Type == t {
@@ -421,17 +438,7 @@ func TestFinishedPodStopsItsSandbox(t *testing.T) {
 	if err := s.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	done := &corev1.Pod{}
-	if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(pod), done); err != nil {
-		t.Fatal(err)
-	}
-	done.Status.Phase = corev1.PodSucceeded
-	if err := s.c.Status().Update(context.Background(), done); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.reconcile(); err != nil {
-		t.Fatal(err)
-	}
+	s.finish(pod)
 	if c := condition(s.sandbox(), v1alpha1.SandboxStopped); c == nil || c.Status != metav1.ConditionTrue || c.Reason != "PodSucceeded" {
 		t.Fatalf("Stopped condition %+v, want True PodSucceeded", c)
 	}

@@ -61,17 +61,7 @@ func TestMeterSteps(t *testing.T) {
 	}
 	// The pod finishes: the last reading goes with the Stopped step.
 	s.clock.Step(5 * time.Second)
-	done := &corev1.Pod{}
-	if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(pod), done); err != nil {
-		t.Fatal(err)
-	}
-	done.Status.Phase = corev1.PodSucceeded
-	if err := s.c.Status().Update(context.Background(), done); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.reconcile(); err != nil {
-		t.Fatal(err)
-	}
+	s.finish(pod)
 	got = s.sandbox()
 	if u := got.Status.Usage; !u.Time.Time.Equal(s.clock.Now()) || condition(got, v1alpha1.SandboxStopped) == nil {
 		t.Errorf("usage %+v at the stop; want read at %s with the Stopped step", u, s.clock.Now())
