@@ -59,6 +59,18 @@ func TestMetering(t *testing.T) {
 	harness.Eventually(t, 10*time.Second, "the running pods in fargo_fargate_pods", func() bool {
 		return metric(t, s, `fargo_fargate_pods{size="1vCPU 2GB"}`) == 1
 	})
+	all := s.Kubectl("get", "--raw", "/metrics")
+	for _, name := range []string{"fargo_scheduler_scheduling_duration_seconds_count", "fargo_scheduler_pending_pods",
+		`fargo_sandbox_start_step_duration_seconds_count{step="ready"}`, `controller_runtime_reconcile_total{controller="meter"`} {
+		if !strings.Contains(all, name) {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+	// The agent's own metrics, on its kubelet API, through the node proxy.
+	node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", "meter", "large")
+	if out := s.Kubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics"); !strings.Contains(out, "fargo_sandbox_start_step_duration_seconds") {
+		t.Errorf("the agent's /metrics (node %s) has no sandbox step histogram", node)
+	}
 
 	// The Job: its meter stops at completion; its pod stays.
 	jobPod := jsonpath(s, "{.items[0].metadata.name}", "get", "pods", "-n", "meter", "-l", "job-name=once")
