@@ -22,16 +22,28 @@ import (
 // RuntimeNone runs no agent on this machine.
 const RuntimeNone = "none"
 
+// DefaultCPUOvercommit is the vCPU a host offers per CPU of the machine: a
+// sandbox's vCPU is a CFS quota, a ceiling sandboxes share in time, and Fargate
+// pods mostly idle below their size, so a 2-core machine offers 8 vCPU (the
+// seed walkthrough's pods need 3). Memory is not overcommitted by default: a
+// sandbox's memory is a hard limit, and an overcommitted host runs out of it.
+const (
+	DefaultCPUOvercommit    = 4
+	DefaultMemoryOvercommit = 1
+)
+
 // Options are the host flags shared by `fargo server` (its built-in agent) and
 // `fargo agent`.
 type Options struct {
 	Runtime  string
 	HostName string
 	CPU      string
-	// CPUOvercommit multiplies the machine's CPUs into the vCPU offered.
-	CPUOvercommit float64
-	Memory        string
-	MaxSandboxes  int64
+	// CPUOvercommit multiplies the machine's CPUs into the vCPU offered, and
+	// MemoryOvercommit its memory into the memory offered (0: the default).
+	CPUOvercommit    float64
+	Memory           string
+	MemoryOvercommit float64
+	MaxSandboxes     int64
 	// InsecureRegistries are reached over plain HTTP (loopback ones always are).
 	InsecureRegistries []string
 	// KubeletAPIAddress is where the kubelet API of this host's nodes listens.
@@ -47,8 +59,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet, none string) {
 	fs.StringVar(&o.Runtime, "runtime", "containerd", help)
 	fs.StringVar(&o.HostName, "host-name", "", "name of this host's Host object (default: the machine's hostname)")
 	fs.StringVar(&o.CPU, "host-cpu", "", "vCPU this host offers to sandboxes, as a quantity (\"8\", \"3500m\"); default: the machine's CPUs × --cpu-overcommit")
-	fs.Float64Var(&o.CPUOvercommit, "cpu-overcommit", 1, "vCPU offered per CPU of the machine when --host-cpu is not given, from 1 to 64: a sandbox's vCPU is a CFS quota, a ceiling that sandboxes share in time, so e.g. 4 lets a 2-core machine run 8 vCPU of Fargate pods")
-	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory")
+	fs.Float64Var(&o.CPUOvercommit, "cpu-overcommit", 0, "vCPU offered per CPU of the machine when --host-cpu is not given, from 1 (none) to 64 (default 4, so a 2-core machine offers 8 vCPU; overrides fargo.host.cpuOvercommit): a sandbox's vCPU is a CFS quota, a ceiling that sandboxes share in time, and each sandbox's quota stays its provisioned size")
+	fs.StringVar(&o.Memory, "host-memory", "", "memory this host offers to sandboxes, as a quantity (\"16Gi\"); default: the machine's memory × --memory-overcommit")
+	fs.Float64Var(&o.MemoryOvercommit, "memory-overcommit", 0, "memory offered per byte of the machine's when --host-memory is not given, from 1 (none, the default) to 64 (overrides fargo.host.memoryOvercommit); each sandbox's memory limit stays its provisioned size, so an overcommitted host can run out of memory")
 	fs.Int64Var(&o.MaxSandboxes, "max-sandboxes", 0, "most sandboxes this host runs at once; 0: no limit beyond CPU and memory")
 	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registry", nil, "registry (host:port) to pull from over plain HTTP, repeatable; registries on loopback addresses always are, all others use HTTPS")
 	fs.StringVar(&o.KubeletAPIAddress, "kubelet-api-address", "127.0.0.1:0", "host:port where the kubelet API of this host's Fargate nodes listens (kubectl logs, exec); port 0 picks a free one, published on the Host object for the server's egress proxy; use an address the server can reach when the agent runs on another machine")
@@ -84,27 +97,31 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 		}
 		cfg.HostName = strings.ToLower(h)
 	}
-	if o.CPUOvercommit < 1 || o.CPUOvercommit > 64 {
-		return cfg, fmt.Errorf("--cpu-overcommit %g: must be from 1 (no overcommit) to 64", o.CPUOvercommit)
+	cpuRatio, err := overcommit("--cpu-overcommit", o.CPUOvercommit, DefaultCPUOvercommit, "--host-cpu", o.CPU)
+	if err != nil {
+		return cfg, err
 	}
-	if o.CPU != "" && o.CPUOvercommit != 1 {
-		return cfg, fmt.Errorf("--cpu-overcommit %g with --host-cpu %s: --host-cpu sets the offer itself; give one of them", o.CPUOvercommit, o.CPU)
+	memRatio, err := overcommit("--memory-overcommit", o.MemoryOvercommit, DefaultMemoryOvercommit, "--host-memory", o.Memory)
+	if err != nil {
+		return cfg, err
 	}
 	cpu, err := quantity("--host-cpu", o.CPU, 0)
 	if err != nil {
 		return cfg, err
 	}
+	machineCPU := int64(goruntime.NumCPU()) * 1000
 	if o.CPU == "" {
-		cpu = *resource.NewMilliQuantity(int64(float64(goruntime.NumCPU())*o.CPUOvercommit*1000), resource.DecimalSI)
+		cpu = *resource.NewMilliQuantity(int64(float64(machineCPU)*cpuRatio), resource.DecimalSI)
 	}
 	memBytes, err := machineMemory()
 	if err != nil && o.Memory == "" {
 		return cfg, fmt.Errorf("%w (set --host-memory)", err)
 	}
-	mem, err := quantity("--host-memory", o.Memory, memBytes)
+	mem, err := quantity("--host-memory", o.Memory, int64(float64(memBytes)*memRatio))
 	if err != nil {
 		return cfg, err
 	}
+	cfg.Machine = v1alpha1.HostMachine{MilliCPU: machineCPU, MemoryMiB: memBytes >> 20}
 	if o.MaxSandboxes < 0 {
 		return cfg, fmt.Errorf("--max-sandboxes %d: must be 0 (no limit) or more", o.MaxSandboxes)
 	}
@@ -127,6 +144,20 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 	}
 	cfg.Runtime = rt
 	return cfg, nil
+}
+
+// overcommit is a ratio flag's value: def when unset, refused outside 1–64 or
+// beside the flag (exact) that sets the offer itself.
+func overcommit(flag string, ratio, def float64, exact, exactValue string) (float64, error) {
+	switch {
+	case ratio == 0:
+		return def, nil
+	case ratio < 1 || ratio > 64:
+		return 0, fmt.Errorf("%s %g: must be from 1 (no overcommit) to 64", flag, ratio)
+	case exactValue != "":
+		return 0, fmt.Errorf("%s %g with %s %s: %s sets the offer itself; give one of them", flag, ratio, exact, exactValue, exact)
+	}
+	return ratio, nil
 }
 
 func quantity(flag, s string, def int64) (resource.Quantity, error) {

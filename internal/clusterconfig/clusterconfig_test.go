@@ -127,6 +127,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		{"profile with a bad role", header + "fargateProfiles:\n  - name: fp\n    podExecutionRoleARN: arn:aws:iam::1:user/x\n    selectors: [{ namespace: a }]\n", []string{"x.yaml:7: fargateProfiles[0]", "is not an IAM role ARN"}},
 		{"profile with too many labels", header + "fargateProfiles:\n  - name: fp\n    selectors: [{ namespace: a, labels: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6} }]\n", []string{"x.yaml:7: fargateProfiles[0]"}},
 		{"profile on a public subnet", header + "vpc:\n  subnets:\n    public:\n      a: { id: subnet-pub, cidr: 192.168.0.0/24 }\n    private:\n      b: { id: subnet-priv, cidr: 192.168.1.0/24 }\nfargateProfiles:\n  - name: fp\n    selectors: [{ namespace: a }]\n    subnets: [subnet-pub]\n", []string{"x.yaml:13: fargateProfiles[0]", "is not a private subnet"}},
+		{"overcommit", header + "fargo:\n  host:\n    cpuOvercommit: 0.5\n", []string{"x.yaml:8: fargo.host.cpuOvercommit: 0.5 is not a ratio from 1"}},
 		{"IPv6", header + "kubernetesNetworkConfig:\n  ipFamily: IPv6\n", []string{"fargo clusters are IPv4"}},
 		{"two documents", header + "---\n" + header, []string{"only one YAML document"}},
 		{"empty", "", []string{"the file is empty"}},

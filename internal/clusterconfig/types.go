@@ -77,6 +77,15 @@ type Fargo struct {
 	// Metering says when a Fargate pod's meter stops, how often the records
 	// of running pods are updated and how long records are kept.
 	Metering Metering `yaml:"metering"`
+	// Host is what the server's built-in agent offers to sandboxes.
+	Host Host `yaml:"host"`
+}
+
+// Host holds the built-in agent's overcommit ratios (0: the default, 4 for
+// CPU, 1 for memory); --cpu-overcommit and --memory-overcommit override them.
+type Host struct {
+	CPUOvercommit    float64 `yaml:"cpuOvercommit"`
+	MemoryOvercommit float64 `yaml:"memoryOvercommit"`
 }
 
 // Metering is the meter's settings; `fargo server` flags override them.

@@ -52,6 +52,7 @@ func (c *Cluster) validate(l *errorList) {
 		}
 	}
 	c.validateMetering(l)
+	c.validateHost(l)
 	c.validateNetwork(l)
 	c.validateNodeGroups(l)
 	c.validateFargateProfiles(l)
@@ -288,6 +289,17 @@ func maskLE(outer, inner *net.IPNet) bool {
 	o, _ := outer.Mask.Size()
 	i, _ := inner.Mask.Size()
 	return o <= i
+}
+
+func (c *Cluster) validateHost(l *errorList) {
+	for _, r := range []struct {
+		name  string
+		ratio float64
+	}{{"cpuOvercommit", c.Fargo.Host.CPUOvercommit}, {"memoryOvercommit", c.Fargo.Host.MemoryOvercommit}} {
+		if r.ratio != 0 && (r.ratio < 1 || r.ratio > 64) {
+			l.add(fieldPath{"fargo", "host", r.name}, "%g is not a ratio from 1 (no overcommit) to 64", r.ratio)
+		}
+	}
 }
 
 func (c *Cluster) validateMetering(l *errorList) {

@@ -158,6 +158,12 @@ func (o *Options) loadCluster() (*clusterconfig.Cluster, error) {
 	if err := o.Meter.Apply(&m.StopRule, &m.IntervalDuration, &m.RetentionDuration); err != nil {
 		return nil, err
 	}
+	if h := c.Fargo.Host; o.Host.CPUOvercommit == 0 && o.Host.CPU == "" {
+		o.Host.CPUOvercommit = h.CPUOvercommit
+	}
+	if h := c.Fargo.Host; o.Host.MemoryOvercommit == 0 && o.Host.Memory == "" {
+		o.Host.MemoryOvercommit = h.MemoryOvercommit
+	}
 	if o.Meter.Off {
 		m.IntervalDuration = -1 // agents read no usage (they learn it from the cluster info)
 	}

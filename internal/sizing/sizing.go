@@ -1,7 +1,11 @@
 // Package sizing turns a pod's resource requests into one of Fargate's 74 vCPU/memory
 // combinations, as EKS does: the larger of (largest init container, sum of regular
 // containers) per resource, plus pod overhead, plus 256 MiB for the node's own
-// agents, rounded up to the cheapest combination that covers both. It is pure.
+// agents, rounded up to the cheapest combination that covers both. A container
+// counts the larger of its request and its limit: EKS requires requests equal to
+// limits (so both rules agree there), and a pod whose limits are above its
+// requests gets room for its limits (the first seed's 250m/64Mi request with a
+// 1/128Mi limit is provisioned 1vCPU 2GB, as that seed reports). It is pure.
 package sizing
 
 import (
@@ -75,8 +79,8 @@ type Request struct {
 
 // PodRequest computes the effective request of a pod spec: per resource, the larger
 // of the largest init container and the sum of the regular containers, plus the pod
-// overhead. A container with a limit but no request counts its limit, as Kubernetes
-// defaults requests from limits.
+// overhead. A container counts the larger of its request and its limit per
+// resource (a limit alone too, as Kubernetes defaults requests from limits).
 func PodRequest(spec *corev1.PodSpec) Request {
 	var initCPU, initMem, sumCPU, sumMem int64
 	for i := range spec.InitContainers {
@@ -104,18 +108,17 @@ func PodRequest(spec *corev1.PodSpec) Request {
 }
 
 func containerRequest(c *corev1.Container) (milliCPU, memBytes int64) {
-	get := func(name corev1.ResourceName) (int64, bool) {
+	get := func(name corev1.ResourceName) int64 {
+		var n int64
 		if q, ok := c.Resources.Requests[name]; ok {
-			return quantity(name, q), true
+			n = quantity(name, q)
 		}
 		if q, ok := c.Resources.Limits[name]; ok {
-			return quantity(name, q), true
+			n = max(n, quantity(name, q))
 		}
-		return 0, false
+		return n
 	}
-	milliCPU, _ = get(corev1.ResourceCPU)
-	memBytes, _ = get(corev1.ResourceMemory)
-	return milliCPU, memBytes
+	return get(corev1.ResourceCPU), get(corev1.ResourceMemory)
 }
 
 // quantity is CPU in millicores, anything else in units, saturated: Quantity's

@@ -63,6 +63,13 @@ func TestRoundingTable(t *testing.T) {
 		// Limits without requests count, as Kubernetes defaults them.
 		{"limits only", corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("2Gi")}}}}}, "1vCPU 3GB"},
+		// Limits above requests count (the first seed's curl pod, provisioned 1vCPU 2GB there).
+		{"limits above requests", corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("128Mi")}}}}}, "1vCPU 2GB"},
+		{"limit below request", corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}}, "2vCPU 5GB"},
 		{"pod overhead", corev1.PodSpec{Containers: []corev1.Container{ctr("250m", "256Mi")}, Overhead: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}}, "0.25vCPU 1GB"},
 	}
 	for _, c := range cases {

@@ -4,6 +4,8 @@ package integration
 
 import (
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,20 @@ func TestAgentRunsPodsOnOwnNodes(t *testing.T) {
 	s := agentServer(t)
 	if hb := jsonpath(s, "{.status.heartbeatTime}", "get", "host", "h1"); hb == "" {
 		t.Errorf("host h1 has no heartbeat")
+	}
+	// kubectl get hosts shows the machine and what it offers: by default its
+	// CPUs × 4 and its memory as it is.
+	machineCPU, _ := strconv.Atoi(jsonpath(s, "{.spec.machine.milliCPU}", "get", "host", "h1"))
+	if want := runtime.NumCPU() * 1000; machineCPU != want {
+		t.Errorf("host h1's machine has %dm CPU, want %dm", machineCPU, want)
+	}
+	out := s.Kubectl("get", "hosts")
+	if lines := strings.Split(out, "\n"); len(lines) < 2 || !strings.Contains(lines[0], "MACHINE-MCPU") ||
+		!strings.Contains(lines[1], strconv.Itoa(machineCPU*4)+" ") || !strings.Contains(lines[1], " "+strconv.Itoa(machineCPU)+" ") {
+		t.Errorf("kubectl get hosts does not show %dm offered on %dm of the machine:\n%s", machineCPU*4, machineCPU, out)
+	}
+	if mem, machine := jsonpath(s, "{.spec.capacity.memoryMiB}", "get", "host", "h1"), jsonpath(s, "{.spec.machine.memoryMiB}", "get", "host", "h1"); mem != machine || mem == "" {
+		t.Errorf("host h1 offers %s MiB of the machine's %s: memory is not overcommitted by default", mem, machine)
 	}
 	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image=nginx", "--replicas=2")
 	harness.Eventually(t, 60*time.Second, "2/2 ready", func() bool {

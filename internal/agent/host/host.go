@@ -83,8 +83,8 @@ func (h *Heartbeat) Register(ctx context.Context) error {
 		}
 	case err != nil:
 		return fmt.Errorf("reading host %s: %w", h.Name, err)
-	case host.Spec.Capacity != h.Spec.Capacity || host.Spec.Runtime != h.Spec.Runtime:
-		host.Spec.Capacity, host.Spec.Runtime = h.Spec.Capacity, h.Spec.Runtime // Unschedulable is the operator's
+	case host.Spec.Capacity != h.Spec.Capacity || host.Spec.Machine != h.Spec.Machine || host.Spec.Runtime != h.Spec.Runtime:
+		host.Spec.Capacity, host.Spec.Machine, host.Spec.Runtime = h.Spec.Capacity, h.Spec.Machine, h.Spec.Runtime // Unschedulable is the operator's
 		if err := h.Client.Update(ctx, host); err != nil {
 			return fmt.Errorf("updating host %s: %w", h.Name, err)
 		}

@@ -11,8 +11,10 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,categories=fargo
 // +kubebuilder:subresource:status
-// +kubebuilder:printcolumn:name="CPU",type=string,JSONPath=`.spec.capacity.milliCPU`
-// +kubebuilder:printcolumn:name="MemoryMiB",type=string,JSONPath=`.spec.capacity.memoryMiB`
+// +kubebuilder:printcolumn:name="mCPU",type=string,JSONPath=`.spec.capacity.milliCPU`,description="vCPU (×1000) offered to sandboxes"
+// +kubebuilder:printcolumn:name="Machine-mCPU",type=string,JSONPath=`.spec.machine.milliCPU`,description="the machine's CPUs (×1000)"
+// +kubebuilder:printcolumn:name="MemoryMiB",type=string,JSONPath=`.spec.capacity.memoryMiB`,description="memory offered to sandboxes"
+// +kubebuilder:printcolumn:name="Machine-MemoryMiB",type=string,JSONPath=`.spec.machine.memoryMiB`,description="the machine's memory"
 // +kubebuilder:printcolumn:name="Sandboxes",type=string,JSONPath=`.spec.capacity.sandboxes`
 // +kubebuilder:printcolumn:name="Runtime",type=string,JSONPath=`.spec.runtime`
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.heartbeatTime`
@@ -39,9 +41,21 @@ type HostCapacity struct {
 	Sandboxes int64 `json:"sandboxes,omitempty"`
 }
 
+// HostMachine is what the machine under a host has: its offer (HostCapacity) is
+// this times the agent's overcommit ratios.
+type HostMachine struct {
+	// MilliCPU is the machine's CPUs (×1000).
+	MilliCPU int64 `json:"milliCPU"`
+	// MemoryMiB is the machine's memory.
+	MemoryMiB int64 `json:"memoryMiB"`
+}
+
 // HostSpec is what the agent registers.
 type HostSpec struct {
 	Capacity HostCapacity `json:"capacity"`
+	// Machine is the machine's own CPUs and memory (unset from older agents).
+	// +optional
+	Machine HostMachine `json:"machine,omitempty"`
 	// Runtime names the agent's sandbox backend (containerd, fake, …).
 	// +optional
 	Runtime string `json:"runtime,omitempty"`
