@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
+.PHONY: all deps build images run uninstall test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
 all: build
 
 deps:
@@ -52,6 +52,11 @@ images: deps bin/testserver bin/metrics-server
 
 run: build
 	bin/fargo server --data-dir $(DATA_DIR)
+
+# Stop every fargo process on this host and remove what they left (netns, mounts,
+# cgroups, routes, nftables); DATA_DIR is deleted too.
+uninstall: build
+	bin/fargo uninstall --data-dir $(DATA_DIR)
 
 test: test-unit test-integration test-e2e
 

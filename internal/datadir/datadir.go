@@ -7,8 +7,22 @@ package datadir
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 )
+
+// StartedByEnv is set to the data dir on every daemon fargo starts (containerd,
+// node-group kubelets; containerd's shims inherit it): `fargo uninstall` finds
+// them by it after their data dir is gone.
+const StartedByEnv = "FARGO_STARTED_BY"
+
+// Mark sets StartedByEnv to dir in cmd's environment.
+func Mark(cmd *exec.Cmd, dir string) {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, StartedByEnv+"="+dir)
+}
 
 // Ensure creates dir (and its parents) and makes it 0700.
 func Ensure(dir string) error {

@@ -158,6 +158,9 @@ state = "DIR/state"
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # Pods' network namespaces under DIR/state, not /run/netns: whose they are
+  # stays plain, and fargo uninstall finds them under the data dir.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

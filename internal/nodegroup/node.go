@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/fargo-dev/fargo/internal/airgap"
+	"github.com/fargo-dev/fargo/internal/datadir"
 	"github.com/fargo-dev/fargo/internal/runtime/containerd"
 )
 
@@ -152,6 +153,7 @@ func (n *Node) startKubelet() error {
 	defer log.Close()
 	cmd := exec.Command(n.c.Fargo, n.kubeletArgs()...)
 	cmd.Stdout, cmd.Stderr = log, log
+	datadir.Mark(cmd, n.d.root)
 	// Its own process group: a Ctrl-C to fargo must not reach it before fargo
 	// stops it in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -99,6 +99,13 @@ func (c *CNI) Detach(ctx context.Context, id, netnsPath string, ip net.IP, subne
 	return nil
 }
 
+// RouteProtocol marks the routes fargo makes on the host (`ip route show table
+// all proto 250`), so that `fargo uninstall` removes them and nothing else.
+const (
+	RouteProtocol     = 250
+	RouteProtocolName = "250"
+)
+
 // RouteLocal makes ip, a load balancer's address inside the blackholed VPC,
 // reachable from the host's own processes (add) or not (remove): a local route
 // lets a connect to it pass the route lookup, and kube-proxy's output rules then
@@ -120,7 +127,11 @@ func routeLocal(n *net.IPNet, add bool) error {
 	if !add {
 		verb = "del"
 	}
-	out, err := exec.Command("ip", "route", verb, "local", n.String(), "dev", "lo", "table", "local").CombinedOutput()
+	args := []string{"route", verb, "local", n.String(), "dev", "lo", "table", "local"}
+	if add {
+		args = append(args, "proto", RouteProtocolName)
+	}
+	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil && !(verb == "del" && strings.Contains(string(out), "No such process")) {
 		return fmt.Errorf("ip route %s local %s: %v: %s", verb, n, err, strings.TrimSpace(string(out)))
 	}
@@ -130,7 +141,7 @@ func routeLocal(n *net.IPNet, add bool) error {
 // BlackholeVPC routes the VPC CIDR to a blackhole on the host, under the
 // per-sandbox /32 routes: VPC addresses without a sandbox here go nowhere.
 func BlackholeVPC(vpc *net.IPNet) error {
-	if out, err := exec.Command("ip", "route", "replace", "blackhole", vpc.String()).CombinedOutput(); err != nil {
+	if out, err := exec.Command("ip", "route", "replace", "blackhole", vpc.String(), "proto", RouteProtocolName).CombinedOutput(); err != nil {
 		return fmt.Errorf("routing VPC %s to a blackhole on the host: %v: %s", vpc, err, strings.TrimSpace(string(out)))
 	}
 	return nil

@@ -25,6 +25,8 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
+
+	"github.com/fargo-dev/fargo/internal/datadir"
 )
 
 // Namespace is the containerd namespace fargo's containers and images live in.
@@ -108,6 +110,7 @@ func (d *Daemon) launch(ctx context.Context) error {
 	defer log.Close()
 	cmd := exec.Command(d.bin, "--config", config)
 	cmd.Stdout, cmd.Stderr = log, log
+	datadir.Mark(cmd, d.Dir)
 	// Its own process group: a Ctrl-C to fargo must not kill it before fargo
 	// has stopped it in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
