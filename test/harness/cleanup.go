@@ -38,6 +38,7 @@ func SandboxProcs() []string {
 func CleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
 	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
+	_ = exec.Command("pkill", "-f", "lxcfs --foreground --pidfile "+dataDir+"/").Run()
 	// Node-group kubelets outlive a server that died (as its sandboxes do); left,
 	// they hold their node addresses for the next test.
 	_ = exec.Command("pkill", "-f", "fargo kubelet --config="+dataDir+"/").Run()

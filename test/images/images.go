@@ -23,10 +23,14 @@ import (
 const BusyboxPath = "/bin/busybox"
 
 // busyboxApplets get a /bin link each.
-var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nslookup", "nc", "true", "false", "httpd", "ip", "free", "id", "stat", "grep", "tar"}
+var busyboxApplets = []string{"sh", "sleep", "cat", "echo", "ls", "dd", "head", "env", "hostname", "wget", "nslookup", "nc", "true", "false", "httpd", "ip", "id", "stat", "grep", "tar", "nproc"}
+
+// FreePath is procps's free, which reads /proc/meminfo (LXCFS's in a Fargate
+// pod); busybox's takes its totals from sysinfo(2), which LXCFS cannot answer.
+const FreePath = "/usr/bin/free"
 
 // Busybox is an image of Debian's busybox-static: /bin/busybox, links for common
-// applets, /tmp; default command sh.
+// applets, /tmp, and procps's free with its libraries; default command sh.
 func Busybox() (v1.Image, error) {
 	bin, err := os.ReadFile(BusyboxPath)
 	if err != nil {
@@ -37,6 +41,14 @@ func Busybox() (v1.Image, error) {
 	fs.file("bin/busybox", bin, 0o755)
 	for _, a := range busyboxApplets {
 		fs.link("bin/"+a, "busybox")
+	}
+	free, err := os.ReadFile(FreePath)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s (install Debian's procps): %w", FreePath, err)
+	}
+	fs.file("bin/free", free, 0o755)
+	if err := fs.libraries(FreePath); err != nil {
+		return nil, fmt.Errorf("busybox image: %w", err)
 	}
 	return fs.image([]string{"sh"}, "PATH=/bin")
 }

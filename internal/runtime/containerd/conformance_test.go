@@ -89,7 +89,7 @@ func TestConformance(t *testing.T) {
 		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
 		IP:  net.ParseIP("192.168.200.4"),
 		ComputeGone: func(t *testing.T, id string) bool {
-			for _, ctl := range []string{"memory", "cpu", "pids"} {
+			for _, ctl := range []string{"memory", "cpu", "pids", "cpuset"} {
 				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", ctl, containerd.CgroupPath(host, id))); !os.IsNotExist(err) {
 					return false
 				}

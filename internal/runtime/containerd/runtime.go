@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,6 +66,9 @@ type Runtime struct {
 	host   string // names the host's cgroup under /fargo
 	client *containerd.Client
 	daemon *Daemon // the containerd Start started, stopped by Close
+	// lxcfs is where LXCFS answers /proc files per cgroup ("" without it).
+	lxcfs    string
+	cpusetMu sync.Mutex // sandboxes pick their CPUs one at a time
 }
 
 // Start starts (or adopts) fargo's containerd under cfg.Dir and connects to it.
@@ -82,6 +86,9 @@ func Start(ctx context.Context, cfg runtime.Config) (*Runtime, error) {
 		return nil, err
 	}
 	r.daemon, r.InsecureRegistries = d, cfg.InsecureRegistries
+	if r.lxcfs, err = startLXCFS(cfg.Dir, filepath.Join(filepath.Dir(cfg.LogFile), "lxcfs.log")); err != nil && cfg.Warn != nil {
+		cfg.Warn(err)
+	}
 	return r, nil
 }
 
@@ -349,6 +356,7 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		oci.WithCgroup(r.cgroupPath(sb.ID)+"/"+id),
 		oci.WithNoNewPrivileges,
 		oci.WithMounts(mounts(append(c.Mounts, r.podFileMounts(sb.ID, c.Mounts)...))),
+		oci.WithMounts(r.lxcfsMounts()),
 	)
 	if c.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))

@@ -47,7 +47,11 @@ func (r *Runtime) createSandbox(sb runtime.Sandbox) error {
 	}
 	mem := sb.MemoryMiB << 20
 	quota, period := sb.MilliCPU*cfsPeriod/1000, uint64(cfsPeriod)
-	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}, CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
+	cpus, err := r.sandboxCPUs(sb.ID, sb.MilliCPU)
+	if err != nil {
+		return err
+	}
+	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}, CPU: &specs.LinuxCPU{Quota: &quota, Period: &period, Cpus: cpus, Mems: memNodes()}}
 	cg, err := cgroup1.Load(cgroup1.StaticPath(r.cgroupPath(sb.ID)))
 	if err != nil {
 		cg, err = cgroup1.New(cgroup1.StaticPath(r.cgroupPath(sb.ID)), res)
