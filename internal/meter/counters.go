@@ -51,6 +51,22 @@ func (c *Counters) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.vcpuSeconds, c.gbSeconds, c.fargateCost, c.nodeSeconds, c.nodeCost, c.pods}
 }
 
+// countLag is how far a running run's counters stay behind its record: a
+// record brought up to date just after its run stopped, before the ledger
+// learnt of the stop, bills past it until it is made final, and a counter
+// cannot go back. The agent reports a stop within a relist (1 s) and a write.
+const countLag = 10 * time.Second
+
+// countable is what the counters may hold of rec: all of a final record, a
+// running one's up to countLag before its last update (its minimum at once).
+func countable(rec *v1alpha1.UsageRecord) int64 {
+	st := rec.Status
+	if st.Final || st.Start == nil || st.Until == nil {
+		return st.BilledSeconds
+	}
+	return min(st.BilledSeconds, int64(Billed(st.Start.Time, st.Until.Add(-countLag))/time.Second))
+}
+
 // observe counts what rec bills beyond what was counted of it before.
 func (c *Counters) observe(rec *v1alpha1.UsageRecord) {
 	if c == nil {
@@ -58,9 +74,10 @@ func (c *Counters) observe(rec *v1alpha1.UsageRecord) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delta := rec.Status.BilledSeconds - c.counted[rec.Name]
+	n := countable(rec)
+	delta := n - c.counted[rec.Name]
 	if delta > 0 {
-		c.counted[rec.Name] = rec.Status.BilledSeconds
+		c.counted[rec.Name] = n
 		c.add(rec, time.Duration(delta)*time.Second)
 	}
 	if rec.Spec.Kind == v1alpha1.UsagePod {

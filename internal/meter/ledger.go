@@ -168,11 +168,12 @@ func (l *Ledger) create(ctx context.Context, name string, r reading) (*v1alpha1.
 }
 
 // notDue is how long a running record may wait for its next update: one
-// Interval after the last, unless the run has stopped or has a new usage
-// reading (0: update it now).
+// Interval after the last, unless the run has stopped (0: update it now). A
+// new usage reading waits for the next update: each record costs the server
+// one write per interval, not one more per reading.
 func (l *Ledger) notDue(rec *v1alpha1.UsageRecord, r reading) time.Duration {
 	st := rec.Status
-	if st.Until == nil || !r.stop.IsZero() || (r.usage != nil && (r.usage.CPUSeconds != st.CPUSecondsUsed || r.usage.MemoryPeakBytes != st.MemoryPeakBytes)) {
+	if st.Until == nil || !r.stop.IsZero() {
 		return 0
 	}
 	return max(l.Interval-l.Clock.Since(st.Until.Time), 0)

@@ -2,6 +2,11 @@ package meter
 
 import (
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -14,4 +19,28 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// A running record brought up to date just past its run's stop (the ledger not
+// yet told) counts no more than the final record: counters cannot go back.
+func TestCountersNeverPassTheFinalRecord(t *testing.T) {
+	c := NewCounters(DefaultPrices())
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	rec := &v1alpha1.UsageRecord{ObjectMeta: metav1.ObjectMeta{Name: "uid"}, Spec: v1alpha1.UsageRecordSpec{Kind: v1alpha1.UsagePod,
+		Pod: &v1alpha1.PodReference{Namespace: "apps", Name: "p"}, Profile: "fp", Size: v1alpha1.UsageSize{Name: "1vCPU 2GB", MilliCPU: 1000, MemoryMiB: 2048}}}
+	at := func(until time.Time, final bool) {
+		rec.Status = v1alpha1.UsageRecordStatus{Start: &metav1.Time{Time: t0}, Until: &metav1.Time{Time: until}, Final: final,
+			BilledSeconds: int64(Billed(t0, until) / time.Second)}
+		c.observe(rec)
+	}
+	vcpu := c.vcpuSeconds.WithLabelValues("apps", "fp")
+	at(t0.Add(20*time.Second), false)
+	if got := counterValue(t, vcpu); got != 60 {
+		t.Errorf("counted %g vCPU-s of a 20 s old run; want its minimum, 60", got)
+	}
+	at(t0.Add(125*time.Second), false) // updated 1 s after the stop at 124 s
+	at(t0.Add(124*time.Second), true)
+	if got := counterValue(t, vcpu); got != 124 {
+		t.Errorf("counted %g vCPU-s; the final record bills 124", got)
+	}
 }

@@ -12,9 +12,16 @@ import (
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
-// defaultUsageInterval is how often a running sandbox's usage is read when
-// the reconciler is given no interval: the meter's interval.
+// defaultUsageInterval is the meter's interval when the reconciler is given
+// none.
 const defaultUsageInterval = time.Minute
+
+// readingsEvery is how many meter intervals pass between the usage readings
+// of a running sandbox: what a pod used is shown, not billed (billing is the
+// provisioned size over time, which the ledger keeps every interval), so a
+// reading every few intervals saves the server a Sandbox write per pod per
+// interval; the reading as it stops is always taken.
+const readingsEvery = 5
 
 // pulling records, before the pod worker first pulls the pod's images, that
 // the meter starts (EKS: "when the container image starts to download"). It
@@ -29,7 +36,7 @@ func (r *Reconciler) pulling(ctx context.Context, sb *v1alpha1.Sandbox, pod *cor
 }
 
 // readUsage puts the sandbox's resource counters in its status, when the
-// last reading is older than the interval (or force: the pod is stopping
+// last reading is older than readingsEvery intervals (or force: the pod is stopping
 // and its cgroup is about to go). It returns when to read again (0: never,
 // the meter is off).
 func (r *Reconciler) readUsage(ctx context.Context, sb *v1alpha1.Sandbox, force bool) (time.Duration, error) {
@@ -40,6 +47,7 @@ func (r *Reconciler) readUsage(ctx context.Context, sb *v1alpha1.Sandbox, force 
 	case every == 0:
 		every = defaultUsageInterval
 	}
+	every *= readingsEvery
 	now := r.Clock.Now()
 	if u := sb.Status.Usage; !force && u != nil && now.Sub(u.Time.Time) < every {
 		return every - now.Sub(u.Time.Time), nil

@@ -45,19 +45,19 @@ func TestMeterSteps(t *testing.T) {
 	if u := got.Status.Usage; u == nil || !u.Time.Time.Equal(start) {
 		t.Fatalf("usage %+v; want a reading at %s", u, start)
 	}
-	s.clock.Step(30 * time.Second)
+	s.clock.Step(readingsEvery*time.Minute - time.Second)
 	if err := s.reconcile(); err != nil {
 		t.Fatal(err)
 	}
 	if u := s.sandbox().Status.Usage; !u.Time.Time.Equal(start) {
-		t.Errorf("usage read again %s after the last, before the interval", u.Time.Sub(start))
+		t.Errorf("usage read again %s after the last, before %d intervals", u.Time.Sub(start), readingsEvery)
 	}
-	s.clock.Step(31 * time.Second)
+	s.clock.Step(2 * time.Second)
 	if err := s.reconcile(); err != nil {
 		t.Fatal(err)
 	}
 	if u := s.sandbox().Status.Usage; !u.Time.Time.Equal(s.clock.Now()) {
-		t.Errorf("usage of %s; want read again at %s, past the interval", u.Time, s.clock.Now())
+		t.Errorf("usage of %s; want read again at %s, past %d intervals", u.Time, s.clock.Now(), readingsEvery)
 	}
 	// The pod finishes: the last reading goes with the Stopped step.
 	s.clock.Step(5 * time.Second)
