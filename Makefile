@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run uninstall test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
+.PHONY: all deps build images run install uninstall demo demo-seed1 demo-down test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
 all: build
 
 deps:
@@ -46,16 +46,39 @@ bin/metrics-server: test/tools/metrics-server/go.mod test/tools/metrics-server/g
 
 # Images for tests and demos, without Docker or the internet: tarballs in
 # bin/images. `bin/images-tool --serve 127.0.0.1:5000` also serves them.
-images: deps bin/testserver bin/metrics-server
-	$(GO) build -o bin/images-tool ./test/tools/images
+images: deps bin/testserver bin/metrics-server bin/images-tool
 	bin/images-tool --out bin/images
+
+bin/images-tool: go.mod go.sum $(wildcard test/tools/images/*.go test/images/*.go)
+	$(GO) build -o bin/images-tool ./test/tools/images
 
 run: build
 	bin/fargo server --data-dir $(DATA_DIR)
 
-# Stop every fargo process on this host and remove what they left (netns, mounts,
-# cgroups, routes, nftables); DATA_DIR is deleted too.
+# The second seed's walkthrough on this machine (hack/demo.sh): a server with
+# examples/eks-private-subnet.yaml, the seed's commands and manifests, the demo image
+# on a loopback registry. The cluster stays up (KUBECONFIG=/var/lib/fargo-demo/kubeconfig.yaml);
+# demo-down stops it and uninstalls (as make uninstall: every fargo on this host).
+demo: build bin/images-tool
+	hack/demo.sh
+
+# The first seed's walkthrough (hack/demo-seed1.sh): --fargate, CoreDNS on Fargate,
+# a node group added afterwards, a Fargate pod reaching nginx on it by Service name.
+demo-seed1: build bin/images-tool
+	hack/demo-seed1.sh
+
+demo-down: build
+	hack/demo.sh down
+
+# fargo on PATH (/usr/local/bin) with a systemd unit, enabled and started, as
+# k3s's installer does (hack/install.sh; PREFIX, INSTALL_FARGO_SKIP_START=true).
+install: build
+	hack/install.sh
+
+# Remove what make install put, stop every fargo process on this host and remove
+# what they left (netns, mounts, cgroups, routes, nftables); DATA_DIR is deleted too.
 uninstall: build
+	hack/install.sh remove
 	bin/fargo uninstall --data-dir $(DATA_DIR)
 
 test: test-unit test-integration test-e2e
@@ -88,7 +111,7 @@ test-integration: build bin/etcd
 
 # e2e: as root, against a real server with containerd and networks; and each
 # runtime backend's conformance suite that needs root (build tag root).
-test-e2e: build bin/testserver bin/metrics-server
+test-e2e: build bin/testserver bin/metrics-server bin/images-tool
 	$(GO) test $(TEST_FLAGS) -tags root -timeout 10m ./internal/runtime/... ./internal/network/...
 	$(GO) test $(TEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 

@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -59,7 +59,7 @@ func restConfig(path string) (*rest.Config, error) {
 // session is a command's context, bounded by --timeout, and its client.
 func (f *clusterFlags) session(cmd *cobra.Command) (context.Context, context.CancelFunc, client.Client, error) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-	c, err := f.connect(ctx)
+	c, err := f.connect(ctx, cmd.ErrOrStderr())
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err
@@ -79,7 +79,8 @@ func nameArg(args []string, name *string) error {
 }
 
 // connect returns a client for the server after checking it runs --cluster.
-func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
+// It waits while the server is starting, saying so on w.
+func (f *clusterFlags) connect(ctx context.Context, w io.Writer) (client.Client, error) {
 	if f.cluster == "" {
 		return nil, fmt.Errorf("--cluster is required: name the cluster the fargo server runs")
 	}
@@ -91,9 +92,9 @@ func (f *clusterFlags) connect(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
 	}
-	info := &corev1.ConfigMap{}
-	if err := c.Get(ctx, server.ClusterInfo, info); err != nil {
-		return nil, fmt.Errorf("reading cluster info from %s (is it a fargo server?): %w", cfg.Host, err)
+	info, err := waitReady(ctx, c, cfg.Host, w)
+	if err != nil {
+		return nil, err
 	}
 	if name := info.Data["name"]; name != f.cluster {
 		return nil, fmt.Errorf("ResourceNotFoundException: No cluster found for name: %s (the fargo server at %s runs cluster %q)", f.cluster, cfg.Host, name)

@@ -18,6 +18,6 @@ written kubeconfig).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newCreateCommand(), newGetCommand(), newDeleteCommand(), newScaleCommand(), newUsageCommand(), newUninstallCommand(), newVersionCommand(), newKubectlCommand(), newKubeletCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newCreateCommand(), newGetCommand(), newDeleteCommand(), newScaleCommand(), newUsageCommand(), newUninstallCommand(), newCheckCommand(), newVersionCommand(), newKubectlCommand(), newKubeletCommand())
 	return root
 }

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fargo-dev/fargo/internal/meter"
 	"github.com/fargo-dev/fargo/internal/scheme"
-	"github.com/fargo-dev/fargo/internal/server"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -71,15 +69,15 @@ saving (730 hours) of the smaller size.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			info, err := waitReady(ctx, c, cfg.Host, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			list := &v1alpha1.UsageRecordList{}
 			if err := c.List(ctx, list); err != nil {
 				return fmt.Errorf("reading usage records from %s: %w", cfg.Host, err)
 			}
 			if rightsize {
-				info := &corev1.ConfigMap{}
-				if err := c.Get(ctx, server.ClusterInfo, info); err != nil {
-					return fmt.Errorf("reading the cluster's prices from %s: %w", cfg.Host, err)
-				}
 				var prices meter.Prices
 				if err := json.Unmarshal([]byte(info.Data["prices"]), &prices); err != nil {
 					return fmt.Errorf("the server at %s publishes no prices (%q): upgrade it", cfg.Host, info.Data["prices"])
@@ -99,7 +97,7 @@ saving (730 hours) of the smaller size.`,
 	cmd.Flags().StringVar(&by, "by", "pod", "group by "+strings.Join(meter.Groupings, ", "))
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or csv")
 	cmd.Flags().BoolVar(&rightsize, "rightsize", false, "list the pods provisioned far above what they used, with a smaller size and its monthly saving")
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server (while it starts, too)")
 	return cmd
 }
 

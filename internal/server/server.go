@@ -32,6 +32,7 @@ const stopTimeout = 8 * time.Second
 func Run(o *Options, out io.Writer) error {
 	start := time.Now()
 	tuneGC()
+	notify := takeNotifySocket()
 	placement, err := scheduler.ParsePlacement(o.Placement)
 	if err != nil {
 		return fmt.Errorf("--placement: %w", err)
@@ -114,7 +115,8 @@ func Run(o *Options, out io.Writer) error {
 	ctrls, apiFailed := st.ctrls, st.apiFailed
 	fmt.Fprintf(out, "fargo is ready in %.2fs\n", time.Since(start).Seconds())
 	fmt.Fprintf(out, "kubeconfig: %s\n", cfg.KubeconfigPath())
-	fmt.Fprintf(out, "try: kubectl --kubeconfig %s get nodes   (or: fargo kubectl --kubeconfig %s get nodes)\n", cfg.KubeconfigPath(), cfg.KubeconfigPath())
+	printNext(out, cfg.KubeconfigPath(), cluster.Metadata.Name)
+	notify(notifyReady) // under systemd (Type=notify), systemctl start returns now
 
 	var runErr error
 	select {
@@ -128,6 +130,7 @@ func Run(o *Options, out io.Writer) error {
 		runErr = fmt.Errorf("fargo controllers: %w", runErr)
 		fmt.Fprintf(out, "stopping: %v\n", runErr)
 	}
+	notify(notifyStopping)
 	stop() // restore default signal handling: a second signal kills the process
 	enterShutdown()
 	stopAPI()

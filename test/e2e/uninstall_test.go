@@ -65,6 +65,34 @@ func TestUninstallAfterKill(t *testing.T) {
 	_ = s.WaitExit(30 * time.Second)
 	_ = os.RemoveAll(dataDir) // fails on the mounts in it, as it does for a user
 
+	// Before the uninstall, a new server with the host's name on the same VPC
+	// finds the old sandbox's network (its route, its netns) where its first
+	// pod's goes: it leaves it alone, and the pod's events name it and the
+	// command that clears it.
+	dataDirC, cfgC := harness.ClusterDir(t, "fargo-clash-", strings.Replace(uninstallConfig, "managedNodeGroups:\n  - name: ng\n    instanceType: m5.large\n    desiredCapacity: 1\n", "", 1))
+	sc := harness.StartServerWith(t, append(harness.ServerArgs(t, dataDirC), "--config", cfgC, "--runtime", "containerd", "--host-name", "gone", "--without-nodegroup"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := sc.TryKubectl("get", "events,pods", "-n", "apps", "-o", "wide")
+			t.Logf("the second server's pod and events:\n%s", out)
+		}
+	})
+	sc.Kubectl("create", "namespace", "apps")
+	harness.Eventually(t, 30*time.Second, "service account", func() bool {
+		_, err := sc.TryKubectl("get", "sa", "default", "-n", "apps")
+		return err == nil
+	})
+	sc.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"sleeper","namespace":"apps"},
+"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"` + ref + `","command":["sleep","3600"]}]}}`)
+	harness.Eventually(t, time.Minute, "a FailedCreatePodSandBox event naming the old sandbox's network and fargo uninstall", func() bool {
+		out, _ := sc.TryKubectl("get", "events", "-n", "apps", "--field-selector", "involvedObject.name=sleeper,reason=FailedCreatePodSandBox", "-o", "jsonpath={.items[*].message}")
+		return strings.Contains(out, "/run/netns/fargo-gone_ip-"+strings.ReplaceAll(ip, ".", "-")+" already exists, not this agent's") && strings.Contains(out, "fargo uninstall")
+	})
+	if out, err := exec.Command("ip", "-4", "route", "show", "exact", ip+"/32").CombinedOutput(); err != nil || !strings.Contains(string(out), "dev veth") {
+		t.Errorf("the new server touched the old sandbox's route: %v %s", err, out)
+	}
+	sc.Stop()
+
 	out, err := exec.Command(harness.Bin(t, "fargo"), "uninstall", "--data-dir", dataDir).CombinedOutput()
 	t.Logf("fargo uninstall:\n%s", out)
 	if err != nil {

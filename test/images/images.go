@@ -32,25 +32,32 @@ const FreePath = "/usr/bin/free"
 // Busybox is an image of Debian's busybox-static: /bin/busybox, links for common
 // applets, /tmp, and procps's free with its libraries; default command sh.
 func Busybox() (v1.Image, error) {
-	bin, err := os.ReadFile(BusyboxPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s (install Debian's busybox-static): %w", BusyboxPath, err)
-	}
 	fs := rootfs{}
 	fs.dir("bin", "tmp", "etc", "proc", "sys", "dev")
-	fs.file("bin/busybox", bin, 0o755)
-	for _, a := range busyboxApplets {
-		fs.link("bin/"+a, "busybox")
-	}
-	free, err := os.ReadFile(FreePath)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s (install Debian's procps): %w", FreePath, err)
-	}
-	fs.file("bin/free", free, 0o755)
-	if err := fs.libraries(FreePath); err != nil {
+	if err := fs.shell(); err != nil {
 		return nil, fmt.Errorf("busybox image: %w", err)
 	}
 	return fs.image([]string{"sh"}, "PATH=/bin")
+}
+
+// shell adds what an Alpine-based image has for `kubectl exec`: busybox-static
+// with links for common applets in /bin (which must exist), and procps's free
+// with its libraries.
+func (r *rootfs) shell() error {
+	bin, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		return fmt.Errorf("reading %s (install Debian's busybox-static): %w", BusyboxPath, err)
+	}
+	r.file("bin/busybox", bin, 0o755)
+	for _, a := range busyboxApplets {
+		r.link("bin/"+a, "busybox")
+	}
+	free, err := os.ReadFile(FreePath)
+	if err != nil {
+		return fmt.Errorf("reading %s (install Debian's procps): %w", FreePath, err)
+	}
+	r.file("bin/free", free, 0o755)
+	return r.libraries(FreePath)
 }
 
 // rootfs is an image's single layer, built in memory.
@@ -116,4 +123,26 @@ func Serve(t testing.TB, name string, img v1.Image, err error) string {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// CurlPath is Debian's curl, which the curl image carries.
+const CurlPath = "/usr/bin/curl"
+
+// Curl is the first seed's radial/busyboxplus:curl rebuilt: busybox (sh,
+// nslookup, wget) and Debian's curl with its libraries; default command sh.
+func Curl() (v1.Image, error) {
+	fs := rootfs{}
+	fs.dir("bin", "tmp", "etc", "proc", "sys", "dev", "usr", "usr/bin")
+	if err := fs.shell(); err != nil {
+		return nil, fmt.Errorf("curl image: %w", err)
+	}
+	curl, err := os.ReadFile(CurlPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s (install Debian's curl): %w", CurlPath, err)
+	}
+	fs.file("usr/bin/curl", curl, 0o755)
+	if err := fs.libraries(CurlPath); err != nil {
+		return nil, fmt.Errorf("curl image: %w", err)
+	}
+	return fs.image([]string{"sh"}, "PATH=/usr/bin:/bin")
 }

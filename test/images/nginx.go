@@ -31,7 +31,7 @@ http {
 
 // Nginx is an image of Debian's nginx package: the binary and the shared
 // libraries it links (from this machine), the default page and a foreground
-// config. The .deb files are fetched with apt-get download into cacheDir (once)
+// config, plus busybox and free as in an Alpine image. The .deb files are fetched with apt-get download into cacheDir (once)
 // and unpacked with dpkg-deb, so nothing is installed and no service starts.
 func Nginx(cacheDir string) (v1.Image, error) {
 	root := filepath.Join(cacheDir, "root")
@@ -68,6 +68,10 @@ func Nginx(cacheDir string) (v1.Image, error) {
 		fs.file(f.dst, data, f.mode)
 	}
 	if err := fs.libraries(filepath.Join(root, "usr/sbin/nginx")); err != nil {
+		return nil, fmt.Errorf("nginx image: %w", err)
+	}
+	// A shell and free, as the seed's nginx:alpine-slim has (its demo runs free -m).
+	if err := fs.shell(); err != nil {
 		return nil, fmt.Errorf("nginx image: %w", err)
 	}
 	fs.file("etc/nginx/nginx.conf", []byte(nginxConf), 0o644)

@@ -9,6 +9,7 @@ package fargate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	goruntime "runtime"
@@ -163,9 +164,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		ctx = runtime.WithBlocking(ctx, leave)
 	}
 	before := sb.Status.DeepCopy()
-	err = r.launch(ctx, sb, pod)
+	err = r.launch(ctx, sb, pod) // its failure is an event of its own
 	if err == nil {
-		err = r.register(ctx, sb)
+		if err = r.register(ctx, sb); err != nil {
+			r.failed(pod, "FailedRegisterNode", "Failed to register node "+sb.Spec.NodeName, err)
+		}
 	}
 	if err == nil {
 		r.ready(sb)
@@ -176,7 +179,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.run(ctx, sb, pod)
+	res, err := r.run(ctx, sb, pod)
+	if err != nil {
+		r.failed(pod, "FailedSync", "Error syncing pod", err)
+	}
+	return res, err
+}
+
+// failed records err on the pod as a Warning event, as kubelet does: what keeps
+// a pod from running shows in kubectl describe, not only in the agent's log.
+// Conflicts (retried at once) and the agent stopping are not the pod's news.
+func (r *Reconciler) failed(pod *corev1.Pod, reason, what string, err error) {
+	if apierrors.IsConflict(err) || errors.Is(err, context.Canceled) {
+		return
+	}
+	r.Recorder.Eventf(pod, corev1.EventTypeWarning, reason, "%s: %v", what, err)
 }
 
 // starting is true for a pod on its way to Running: not yet running, not

@@ -3,6 +3,7 @@ package fargate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/fargo-dev/fargo/internal/agent/podworker"
+	"github.com/fargo-dev/fargo/internal/network/cni"
 	fakeruntime "github.com/fargo-dev/fargo/internal/runtime/fake"
 	"github.com/fargo-dev/fargo/internal/scheme"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
@@ -100,6 +102,37 @@ func (s *suite) reconciler() *Reconciler {
 	}
 	return &Reconciler{Client: s.c, Reader: s.api, Recorder: rec, Runtime: s.rt, Network: s.net, Pods: pods, Clock: s.clock,
 		Host: host, Region: "local-1", KubeletVersion: "v1.37.2", gate: newStartGate(1)}
+}
+
+// events drains the events recorded so far, as "Type Reason Message".
+func (s *suite) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-s.r.Recorder.(*record.FakeRecorder).Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// Host state another fargo left where the sandbox's network goes is an event
+// on the pod naming it and the command that clears it, not only a log line.
+func TestNetworkConflictIsAPodEvent(t *testing.T) {
+	sb, pod := objects()
+	s := newSuite(t, sb, pod)
+	s.net.err = fmt.Errorf("network: %w", &cni.ConflictError{What: "network namespace /run/netns/fargo-host-a_ip-192-168-1-5 already exists"})
+	if err := s.reconcile(); err == nil {
+		t.Fatal("reconcile over another's netns succeeded")
+	}
+	ev := s.events()
+	if !slices.ContainsFunc(ev, func(e string) bool {
+		return strings.HasPrefix(e, "Warning FailedCreatePodSandBox") && strings.Contains(e, "/run/netns/fargo-host-a_ip-192-168-1-5 already exists") &&
+			strings.Contains(e, "fargo uninstall")
+	}) {
+		t.Errorf("want a FailedCreatePodSandBox event naming the netns and fargo uninstall, got %q", ev)
+	}
 }
 
 func (s *suite) reconcile() error {
@@ -242,6 +275,11 @@ func TestRegisterFailsThenResumes(t *testing.T) {
 	got := s.sandbox()
 	if c := condition(got, v1alpha1.SandboxRegistered); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "node quota") {
 		t.Errorf("Registered = %+v, want False with the API server's reason", c)
+	}
+	if ev := s.events(); !slices.ContainsFunc(ev, func(e string) bool {
+		return strings.HasPrefix(e, "Warning FailedRegisterNode Failed to register node "+node) && strings.Contains(e, "node quota")
+	}) {
+		t.Errorf("no FailedRegisterNode event on the pod with the API server's reason: %q", ev)
 	}
 	if c := condition(got, v1alpha1.SandboxLaunched); c == nil || c.Status != metav1.ConditionTrue || got.Status.Phase == v1alpha1.SandboxRunning {
 		t.Errorf("after a failed registration: Launched %+v, phase %s; want launched, not Running", c, got.Status.Phase)

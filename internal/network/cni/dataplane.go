@@ -50,6 +50,13 @@ func (d *Dataplane) recordPath(id string) string {
 // it at ip in subnet; each part already there is kept. It returns the netns path.
 func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net.IPNet) (string, error) {
 	path := d.NetnsPath(id)
+	// Without this dataplane's record, what is there already is not its own: a
+	// sandbox of a fargo with another data dir (deleted, or still running).
+	if _, err := os.Stat(d.recordPath(id)); errors.Is(err, os.ErrNotExist) {
+		if err := d.foreign(id, ip); err != nil {
+			return "", err
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(d.recordPath(id)), 0o700); err != nil {
 		return "", fmt.Errorf("recording the network of sandbox %s: %w", id, err)
 	}
@@ -79,6 +86,30 @@ func (d *Dataplane) Setup(ctx context.Context, id string, ip net.IP, subnet *net
 		return path, fmt.Errorf("%w (and again after undoing a half-made attach: %v)", err, again)
 	}
 	return path, nil
+}
+
+// ConflictError is host state in the way of a sandbox's network that this
+// dataplane did not make; it says what it is and how to clear it.
+type ConflictError struct{ What string }
+
+func (e *ConflictError) Error() string {
+	return e.What + ", not this agent's: left by a fargo server or agent with another data dir (or used by one still running); " +
+		"if no other fargo should run here, clear what they left with: fargo uninstall (it stops every fargo on this host)"
+}
+
+// foreign finds another's netns of sandbox id, or another's route to ip.
+func (d *Dataplane) foreign(id string, ip net.IP) error {
+	if _, err := os.Stat(d.NetnsPath(id)); err == nil {
+		return &ConflictError{What: "network namespace " + d.NetnsPath(id) + " already exists"}
+	}
+	if ip == nil {
+		return nil
+	}
+	out, err := exec.Command("ip", "-4", "route", "show", "exact", ip.String()+"/32").Output()
+	if err == nil && strings.TrimSpace(string(out)) != "" {
+		return &ConflictError{What: "the host already routes " + ip.String() + " (" + strings.TrimSpace(string(out)) + ")"}
+	}
+	return nil
 }
 
 // Teardown detaches and deletes sandbox id's netns; a missing one is fine.
@@ -111,7 +142,9 @@ func (d *Dataplane) Teardown(ctx context.Context, id string) error {
 	return errors.Join(errs...)
 }
 
-// Sandboxes lists the sandboxes with a network namespace here, for the sweep.
+// Sandboxes lists the sandboxes with a network namespace here, for the sweep:
+// only those this dataplane recorded, so a sweep never removes the network of
+// another fargo's sandbox that carries the same host name (see foreign).
 func (d *Dataplane) Sandboxes() ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join("/run/netns", d.Prefix+"*"))
 	if err != nil {
@@ -119,7 +152,10 @@ func (d *Dataplane) Sandboxes() ([]string, error) {
 	}
 	ids := make([]string, 0, len(paths))
 	for _, p := range paths {
-		ids = append(ids, strings.TrimPrefix(filepath.Base(p), d.Prefix))
+		id := strings.TrimPrefix(filepath.Base(p), d.Prefix)
+		if _, err := os.Stat(d.recordPath(id)); err == nil {
+			ids = append(ids, id)
+		}
 	}
 	return ids, nil
 }

@@ -4,6 +4,7 @@ package cni
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -69,7 +70,8 @@ func TestSetupAfterHalfMadeAttach(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if err := ipCmd("netns", "add", dp.name(id)); err != nil {
+	// The netns and this dataplane's record of it, as the cut-off Setup left them.
+	if _, err := dp.Setup(ctx, id, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := ipCmd("-n", dp.name(id), "link", "add", "eth0", "type", "veth", "peer", "name", "half0"); err != nil {
@@ -110,5 +112,50 @@ func TestTeardownOfACutOffNamespace(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s still there after teardown: %v", p, err)
 		}
+	}
+}
+
+// A sandbox network another fargo left (its netns, or its route to the
+// address) is not taken over: Setup says what is in the way and how to clear
+// it, and leaves it as it was.
+func TestSetupRefusesAnothersNetwork(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	_, subnet, _ := net.ParseCIDR("192.168.203.0/24")
+	other, mine := NewDataplane("dp-clash", t.TempDir()), NewDataplane("dp-clash", t.TempDir())
+	const id = "ip-192-168-203-7"
+	ip := net.ParseIP("192.168.203.7")
+	if out, err := exec.Command("ip", "route", "replace", "blackhole", subnet.String()).CombinedOutput(); err != nil {
+		t.Fatalf("blackhole route: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "route", "del", "blackhole", subnet.String()).Run() })
+	if _, err := other.Setup(ctx, id, ip, subnet); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := other.Teardown(ctx, id); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err := mine.Setup(ctx, id, ip, subnet)
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), other.NetnsPath(id)) || !strings.Contains(err.Error(), "fargo uninstall") {
+		t.Fatalf("Setup over another's netns: %v; want a ConflictError naming it and fargo uninstall", err)
+	}
+	if ids, err := mine.Sandboxes(); err != nil || len(ids) != 0 {
+		t.Errorf("Sandboxes lists another's network for the sweep: %v, %v", ids, err)
+	}
+	if out, err := exec.Command("ip", "-n", other.name(id), "-4", "addr", "show", "eth0").CombinedOutput(); err != nil || !strings.Contains(string(out), "192.168.203.7") {
+		t.Errorf("the other's sandbox lost its address: %v %s", err, out)
+	}
+	// A route to an address alone (no netns) is in the way too.
+	if err := ipCmd("route", "add", "192.168.203.8/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ipCmd("route", "del", "192.168.203.8/32", "dev", "lo") })
+	if _, err := mine.Setup(ctx, "ip-192-168-203-8", net.ParseIP("192.168.203.8"), subnet); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "already routes 192.168.203.8") {
+		t.Errorf("Setup over another's route: %v; want a ConflictError naming the route", err)
 	}
 }

@@ -1,6 +1,6 @@
 // Command images builds the images fargo's tests and demos run, without Docker and
 // without the internet (`make images`): fargo/testserver (test/testserver),
-// fargo/busybox (Debian's busybox-static), fargo/nginx (Debian's nginx
+// fargo/busybox (Debian's busybox-static), fargo/curl (busybox and Debian's curl), fargo/nginx (Debian's nginx
 // packages) and fargo/metrics-server (upstream, test/tools/metrics-server), written as tarballs to --out; with --serve it also runs an OCI
 // registry on that loopback address holding them, until interrupted.
 package main
@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -29,20 +31,25 @@ func main() {
 	metricsServer := flag.String("metrics-server", "bin/metrics-server", "the metrics-server binary")
 	cache := flag.String("cache", "bin/image-cache", "where downloaded Debian packages are kept")
 	serve := flag.String("serve", "", "after building, serve a registry with the images on this loopback address (e.g. 127.0.0.1:5000)")
+	only := flag.String("only", "", "build only these images, comma-separated (testserver, busybox, curl, nginx, metrics-server); default all")
 	flag.Parse()
-	if err := run(*out, *testserver, *metricsServer, *cache, *serve); err != nil {
+	if err := run(*out, *testserver, *metricsServer, *cache, *serve, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "images:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, testserver, metricsServer, cache, serve string) error {
-	builders := []struct {
-		name  string
-		build func() (v1.Image, error)
-	}{
+// builder makes one image.
+type builder struct {
+	name  string
+	build func() (v1.Image, error)
+}
+
+func run(out, testserver, metricsServer, cache, serve, only string) error {
+	builders := []builder{
 		{"testserver", func() (v1.Image, error) { return images.TestServer(testserver) }},
 		{"busybox", images.Busybox},
+		{"curl", images.Curl},
 		{"nginx", func() (v1.Image, error) { return images.Nginx(filepath.Join(cache, "nginx")) }},
 		{"metrics-server", func() (v1.Image, error) { return images.MetricsServer(metricsServer) }},
 	}
@@ -50,7 +57,16 @@ func run(out, testserver, metricsServer, cache, serve string) error {
 		return err
 	}
 	built := map[string]v1.Image{}
+	wanted := strings.Split(only, ",")
+	for _, w := range wanted {
+		if only != "" && !slices.ContainsFunc(builders, func(b builder) bool { return b.name == w }) {
+			return fmt.Errorf("--only: no image %q (want testserver, busybox, curl, nginx or metrics-server)", w)
+		}
+	}
 	for _, b := range builders {
+		if only != "" && !slices.Contains(wanted, b.name) {
+			continue
+		}
 		start := time.Now()
 		img, err := b.build()
 		if err != nil {
