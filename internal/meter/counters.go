@@ -51,30 +51,31 @@ func (c *Counters) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.vcpuSeconds, c.gbSeconds, c.fargateCost, c.nodeSeconds, c.nodeCost, c.pods}
 }
 
-// countLag is how far a running run's counters stay behind its record: a
-// record brought up to date just after its run stopped, before the ledger
-// learnt of the stop, bills past it until it is made final, and a counter
+// countLag is how far a running run's counters stay behind now: a run that
+// has stopped, the ledger not yet told, still looks like it runs, and a counter
 // cannot go back. The agent reports a stop within a relist (1 s) and a write.
 const countLag = 10 * time.Second
 
 // countable is what the counters may hold of rec: all of a final record, a
-// running one's up to countLag before its last update (its minimum at once).
-func countable(rec *v1alpha1.UsageRecord) int64 {
+// running one's up to until (Ledger.countableUntil: countLag before now, not
+// past the checkpoint), its minimum at once.
+func countable(rec *v1alpha1.UsageRecord, until time.Time) int64 {
 	st := rec.Status
 	if st.Final || st.Start == nil || st.Until == nil {
 		return st.BilledSeconds
 	}
-	return min(st.BilledSeconds, int64(Billed(st.Start.Time, st.Until.Add(-countLag))/time.Second))
+	return int64(Billed(st.Start.Time, until) / time.Second)
 }
 
-// observe counts what rec bills beyond what was counted of it before.
-func (c *Counters) observe(rec *v1alpha1.UsageRecord) {
+// observe counts what rec bills beyond what was counted of it before, a
+// running record up to until.
+func (c *Counters) observe(rec *v1alpha1.UsageRecord, until time.Time) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := countable(rec)
+	n := countable(rec, until)
 	delta := n - c.counted[rec.Name]
 	if delta > 0 {
 		c.counted[rec.Name] = n

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -31,10 +32,14 @@ const nodeUIDField = "metadata.uid"
 
 // Ledger keeps the usage records: a controller over UsageRecords, woken by
 // Sandboxes (Fargate pods) and node-group Nodes. It makes a run's record when
-// its meter starts, updates it every Interval while it runs (a crash of the
-// server loses nothing: the start and stop are on the Sandbox; a lost host
-// loses at most an Interval), finalizes it once when the run stops, and
-// deletes final records after Retention.
+// its meter starts, writes it again only when its usage reading changes,
+// finalizes it once when the run stops, and deletes final records after
+// Retention. A crash of the server loses nothing (the start and stop are on
+// the Sandbox); for a run whose sandbox or node vanishes unseen (a lost host),
+// one checkpoint, written every Interval for all running records at once
+// (checkpoint.go), says until when it was metered: it loses at most an
+// Interval, and the server writes one object per Interval, not one per run.
+// Readers extend a running record to now (Extend).
 type Ledger struct {
 	Client    client.Client
 	Prices    Prices
@@ -44,6 +49,8 @@ type Ledger struct {
 	Clock     clock.Clock
 	// Counters, if set, count what the records bill, for Prometheus.
 	Counters *Counters
+
+	checkpoint checkpoint
 }
 
 // SetupWithManager registers the ledger with mgr.
@@ -59,6 +66,9 @@ func (l *Ledger) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if l.Stop == "" {
 		l.Stop = StopContainers
+	}
+	if err := mgr.Add(manager.RunnableFunc(l.keepCheckpoint)); err != nil {
+		return fmt.Errorf("adding the meter's checkpoint: %w", err)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Node{}, nodeUIDField, func(o client.Object) []string {
 		return []string{string(o.GetUID())}
@@ -110,21 +120,24 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 			return ctrl.Result{}, err
 		}
 	}
-	if !found { // its sandbox or node is gone unseen: metered up to the last reading
+	if !found { // its sandbox or node is gone unseen: metered up to the checkpoint
 		r = reading{start: r.start, reason: "Lost"}
 		if u := rec.Status.Until; u != nil {
 			r.stop = u.Time
 		}
+		if at := l.checkpoint.get(); at.After(r.stop) && at.After(r.start) {
+			r.stop = at
+		}
 	}
-	if wait := l.notDue(rec, r); wait > 0 {
-		l.Counters.observe(rec)
-		return ctrl.Result{RequeueAfter: wait}, nil
+	if !l.due(rec, r) {
+		l.Counters.observe(rec, l.countableUntil())
+		return ctrl.Result{RequeueAfter: l.Interval}, nil // to find it lost, if it is
 	}
 	l.fill(rec, r)
 	if err := l.Client.Status().Update(ctx, rec); err != nil {
 		return ctrl.Result{}, fmt.Errorf("recording usage of %s: %w", describe(rec), err)
 	}
-	l.Counters.observe(rec)
+	l.Counters.observe(rec, l.countableUntil())
 	if rec.Status.Final {
 		return ctrl.Result{RequeueAfter: l.Retention}, nil
 	}
@@ -167,16 +180,21 @@ func (l *Ledger) create(ctx context.Context, name string, r reading) (*v1alpha1.
 	return rec, nil
 }
 
-// notDue is how long a running record may wait for its next update: one
-// Interval after the last, unless the run has stopped (0: update it now). A
-// new usage reading waits for the next update: each record costs the server
-// one write per interval, not one more per reading.
-func (l *Ledger) notDue(rec *v1alpha1.UsageRecord, r reading) time.Duration {
+// due says whether the record must be written now: when it is new, its run
+// has stopped, or its usage reading changed. Otherwise readers extend it to now
+// and the checkpoint covers it.
+func (l *Ledger) due(rec *v1alpha1.UsageRecord, r reading) bool {
 	st := rec.Status
 	if st.Until == nil || !r.stop.IsZero() {
-		return 0
+		return true
 	}
-	return max(l.Interval-l.Clock.Since(st.Until.Time), 0)
+	return r.usage != nil && (r.usage.CPUSeconds != st.CPUSecondsUsed || r.usage.MemoryPeakBytes != st.MemoryPeakBytes)
+}
+
+// countableUntil is how far the counters may count running records: countLag
+// before now, and not past the checkpoint, where a lost run's record ends.
+func (l *Ledger) countableUntil() time.Time {
+	return minTime(l.Clock.Now().Add(-countLag), l.checkpoint.get())
 }
 
 // fill sets the record's reading: metered until now, or final at its stop.
@@ -203,7 +221,7 @@ func (l *Ledger) fill(rec *v1alpha1.UsageRecord, r reading) {
 
 // expire deletes a final record past its retention, or waits for it.
 func (l *Ledger) expire(ctx context.Context, rec *v1alpha1.UsageRecord) (ctrl.Result, error) {
-	l.Counters.observe(rec) // counted once, after a restart too
+	l.Counters.observe(rec, time.Time{}) // counted once, after a restart too
 	age := l.Clock.Since(rec.Status.Until.Time)
 	if age < l.Retention {
 		return ctrl.Result{RequeueAfter: l.Retention - age}, nil

@@ -96,13 +96,25 @@ func TestLedgerPodRun(t *testing.T) {
 	if rec.Spec.Kind != v1alpha1.UsagePod || rec.Spec.Profile != "fp-apps" || rec.Spec.Size.Name != "0.25vCPU 0.5GB" {
 		t.Errorf("record spec %+v", rec.Spec)
 	}
-	s.clock.SetTime(t0.Add(50 * time.Second))
-	if rec, res = s.reconcile("uid-1"); rec.Status.BilledSeconds != 60 || res.RequeueAfter != 30*time.Second {
-		t.Errorf("30 s after the last update: billed %d, again in %s; want left alone until the interval is up, in 30 s", rec.Status.BilledSeconds, res.RequeueAfter)
-	}
+	// Running, nothing new: not written again (one checkpoint covers every
+	// running record), looked at again in an interval; readers extend it.
+	written := rec.ResourceVersion
 	s.clock.SetTime(t0.Add(85 * time.Second))
-	if rec, _ = s.reconcile("uid-1"); rec.Status.BilledSeconds != 85 || !rec.Status.Until.Time.Equal(t0.Add(85*time.Second)) {
-		t.Errorf("after 85 s: billed %d until %s", rec.Status.BilledSeconds, rec.Status.Until)
+	if rec, res = s.reconcile("uid-1"); rec.ResourceVersion != written || res.RequeueAfter != time.Minute {
+		t.Errorf("a running record with nothing new was written (%s, was %s) or not looked at again in a minute (%s)", rec.ResourceVersion, written, res.RequeueAfter)
+	}
+	extended := []v1alpha1.UsageRecord{*rec}
+	Extend(extended, s.clock.Now())
+	if st := extended[0].Status; st.BilledSeconds != 85 || math.Abs(cost(&extended[0])-0.012343*85/3600) > 0.0000006 {
+		t.Errorf("extended to 85 s: billed %d, cost %s", st.BilledSeconds, st.Cost)
+	}
+	// A new usage reading is written.
+	sb.Status.Usage = &v1alpha1.SandboxUsage{CPUSeconds: "1.5", MemoryPeakBytes: 1 << 20, Time: metav1.NewTime(t0.Add(80 * time.Second))}
+	if err := s.c.Status().Update(context.Background(), sb); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ = s.reconcile("uid-1"); rec.Status.CPUSecondsUsed != "1.5" || rec.Status.BilledSeconds != 85 || !rec.Status.Until.Time.Equal(t0.Add(85*time.Second)) {
+		t.Errorf("after a usage reading at 85 s: %+v", rec.Status)
 	}
 	// The server goes down; meanwhile the Job's containers end at 90.4 s (the
 	// pod is not deleted). The new server's ledger finds the stop on the Sandbox.
@@ -164,19 +176,35 @@ func TestLedgerStopPod(t *testing.T) {
 	}
 }
 
-// A host lost with its sandbox: the run is billed up to the last reading.
+// A host lost with its sandbox: the run is billed up to the meter's last
+// checkpoint (one write for all running records), which a new server reads.
 func TestLedgerSandboxGone(t *testing.T) {
 	sb := sandbox("uid-3")
 	s := newLedger(t, StopContainers, sb)
 	s.step(sb, v1alpha1.SandboxPulling, t0)
+	s.clock.SetTime(t0.Add(20 * time.Second))
+	s.reconcile("uid-3") // its record, written at 20 s
 	s.clock.SetTime(t0.Add(3 * time.Minute))
+	if err := s.l.writeCheckpoint(context.Background(), s.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	s.reconcile("uid-3")
 	if err := s.c.Delete(context.Background(), sb); err != nil {
 		t.Fatal(err)
 	}
+	// Counted no further than the checkpoint while it ran.
+	s.clock.SetTime(t0.Add(4 * time.Minute))
+	s.reconcile("uid-3")
+	// A new server finds the sandbox gone: the run ends at the checkpoint.
+	s.l = s.restart(StopContainers)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // load the checkpoint and write one, then stop
+	if err := s.l.keepCheckpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
 	s.clock.SetTime(t0.Add(10 * time.Minute))
 	if rec, _ := s.reconcile("uid-3"); !rec.Status.Final || rec.Status.BilledSeconds != 180 || rec.Status.StopReason != "Lost" {
-		t.Errorf("record %+v; want final at the last reading, 180 s, Lost", rec.Status)
+		t.Errorf("record %+v; want final at the checkpoint, 180 s, Lost", rec.Status)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -78,6 +80,24 @@ func Summarize(records []v1alpha1.UsageRecord, by string, since, until time.Time
 	sort.Slice(rep.Lines, func(i, j int) bool { return rep.Lines[i].Key < rep.Lines[j].Key })
 	rep.Total.Runs = countRuns(records, since, until)
 	return rep, nil
+}
+
+// Extend brings each running record up to now for a reader: the ledger writes
+// a running record only when its usage reading changes (see Ledger), so its
+// until, billed seconds and cost are carried on to now at its own rate. Final
+// records are as written.
+func Extend(records []v1alpha1.UsageRecord, now time.Time) {
+	for i := range records {
+		st := &records[i].Status
+		if st.Final || st.Start == nil || st.Until == nil || !now.After(st.Until.Time) || st.BilledSeconds <= 0 {
+			continue
+		}
+		billed := int64(Billed(st.Start.Time, now) / time.Second)
+		if cost, err := strconv.ParseFloat(st.Cost, 64); err == nil {
+			st.Cost = strconv.FormatFloat(cost*float64(billed)/float64(st.BilledSeconds), 'f', 6, 64)
+		}
+		st.Until, st.BilledSeconds = &metav1.Time{Time: now}, billed
+	}
 }
 
 func isGrouping(by string) bool {
