@@ -77,7 +77,6 @@ saving (730 hours) of the smaller size.`,
 			if err := c.List(ctx, list); err != nil {
 				return fmt.Errorf("reading usage records from %s: %w", cfg.Host, err)
 			}
-			meter.Extend(list.Items, now) // running records, metered until now
 			if rightsize {
 				var prices meter.Prices
 				if err := json.Unmarshal([]byte(info.Data["prices"]), &prices); err != nil {
@@ -85,6 +84,7 @@ saving (730 hours) of the smaller size.`,
 				}
 				return printAdvice(cmd.OutOrStdout(), meter.Rightsize(list.Items, prices), output)
 			}
+			meter.Extend(list.Items, now) // running records, metered until now
 			rep, err := meter.Summarize(list.Items, by, from, to)
 			if err != nil {
 				return err
