@@ -18,7 +18,7 @@ const defaultUsageInterval = time.Minute
 
 // readingsEvery is how many meter intervals pass between the usage readings
 // of a running sandbox: what a pod used is shown, not billed (billing is the
-// provisioned size over time, which the ledger keeps every interval), so a
+// provisioned size over time, from the Sandbox's steps), so a
 // reading every few intervals saves the server a Sandbox write per pod per
 // interval; the reading as it stops is always taken.
 const readingsEvery = 5
