@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	meterPods   = 200
+	meterPods = 200
 	// meterWindow is a whole cycle of the agents' usage readings (every fifth
 	// interval, each a Sandbox and a record write per pod) at the default
 	// interval, with the meter's checkpoint written each interval.
