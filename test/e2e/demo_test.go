@@ -135,11 +135,7 @@ func runDemo(t *testing.T, script string) *demo {
 	harness.Bin(t, "images-tool")
 	dataDir, _ := harness.ClusterDir(t, "fargo-demo-", "")
 	d := &demo{t: t, dataDir: dataDir, registry: "127.0.0.1:" + strconv.Itoa(harness.FreePort(t))}
-	var ports []string
-	for _, f := range []string{"--api-port", "--etcd-client-port", "--etcd-peer-port", "--controller-manager-port", "--scheduler-port", "--webhook-port", "--eks-api-port"} {
-		ports = append(ports, f, strconv.Itoa(harness.FreePort(t)))
-	}
-	env := append(os.Environ(), "DEMO_DATA_DIR="+dataDir, "DEMO_REGISTRY="+d.registry, "DEMO_SERVER_ARGS="+strings.Join(ports, " "))
+	env := append(os.Environ(), "DEMO_DATA_DIR="+dataDir, "DEMO_REGISTRY="+d.registry, "DEMO_SERVER_ARGS="+strings.Join(harness.PortArgs(t), " "))
 	path := filepath.Join(harness.Root(), "hack", script)
 	d.down = func() (string, error) {
 		cmd := exec.Command(path, "down")

@@ -98,22 +98,23 @@ type Server struct {
 
 // ServerArgs returns the flags for a server on fresh free ports in dataDir.
 func ServerArgs(t testing.TB, dataDir string) []string {
-	return []string{
-		"--data-dir", dataDir,
-		"--api-port", strconv.Itoa(FreePort(t)),
-		"--etcd-client-port", strconv.Itoa(FreePort(t)),
-		"--etcd-peer-port", strconv.Itoa(FreePort(t)),
-		"--controller-manager-port", strconv.Itoa(FreePort(t)),
-		"--scheduler-port", strconv.Itoa(FreePort(t)),
-		"--webhook-port", strconv.Itoa(FreePort(t)),
-		"--eks-api-port", strconv.Itoa(FreePort(t)),
+	return append(append([]string{"--data-dir", dataDir}, PortArgs(t)...),
 		// Tests bring their own hosts (RunTestHost, or --runtime fake), node
 		// groups only where they say so (--config), cluster DNS only where
 		// they drop --without-dns.
 		"--runtime", "none",
 		"--without-nodegroup",
 		"--without-dns",
+	)
+}
+
+// PortArgs gives each port a server opens a free one, as flags.
+func PortArgs(t testing.TB) []string {
+	var args []string
+	for _, f := range []string{"--api-port", "--etcd-client-port", "--etcd-peer-port", "--controller-manager-port", "--scheduler-port", "--webhook-port", "--eks-api-port"} {
+		args = append(args, f, strconv.Itoa(FreePort(t)))
 	}
+	return args
 }
 
 // Without is args without flag (one that takes no value), e.g. ServerArgs
