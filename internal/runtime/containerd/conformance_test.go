@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +30,8 @@ const host = "conformance"
 // networks prepared as the agent prepares them. Root only (make test-e2e).
 func TestConformance(t *testing.T) {
 	d, dir := startDaemon(t)
-	t.Cleanup(func() { removeCgroupRoot(t) }) // fargo's parent cgroups, once the sandboxes are gone
+	existing, _ := filepath.Glob("/sys/fs/cgroup/*/fargo")
+	t.Cleanup(func() { removeCgroupRoot(t, existing) }) // fargo's parent cgroups, once the sandboxes are gone
 	// The suite's addresses stay on the machine whatever happens to a veth.
 	vpc := "192.168.200.0/24"
 	if out, err := exec.Command("ip", "route", "replace", "blackhole", vpc).CombinedOutput(); err != nil {
@@ -134,12 +136,17 @@ func readInt(t *testing.T, ctl, cg, file string) int64 {
 	return n
 }
 
-// removeCgroupRoot removes fargo's (now empty) parent cgroups.
-func removeCgroupRoot(t testing.TB) {
+// removeCgroupRoot removes the suite's host cgroups and those of fargo's
+// parent cgroups the suite created: a parent that existed before (a server
+// on this machine) is left as it was found.
+func removeCgroupRoot(t testing.TB, existing []string) {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/fargo")
 	for _, p := range dirs {
-		sub, _ := filepath.Glob(filepath.Join(p, host))
-		for _, s := range append(sub, p) {
+		remove, _ := filepath.Glob(filepath.Join(p, host))
+		if !slices.Contains(existing, p) {
+			remove = append(remove, p)
+		}
+		for _, s := range remove {
 			if err := os.Remove(s); err != nil && !os.IsNotExist(err) {
 				t.Errorf("removing cgroup %s: %v", s, err)
 			}
