@@ -25,7 +25,9 @@ and removes what they leave: mounts, the sandboxes' network namespaces (/run/net
 the cgroups /fargo and /fargo-nodes, node-group interfaces (fgn*, fgp*), fargo's routes
 (ip route show table all proto 250: the VPC's blackhole, load balancers' and the service
 CIDR's local routes), kube-proxy's nftables table and kubelet log links. It finds them
-by their marks, so it works after a server was killed and its data dir deleted.
+by their marks (the data dirs of servers that are gone by their mounts' layout:
+DIR/containerd/ns, DIR/containerd/lxcfs, DIR/nodes/<node IP>/kubelet), so it works after
+a server and everything it started were killed and its data dir deleted.
 
 State (etcd's data, certificates, images) stays in the data dirs unless --data-dir names
 them: those are deleted too. It reports each thing it removes. Run it as root.`,

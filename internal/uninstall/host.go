@@ -3,6 +3,7 @@ package uninstall
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,42 @@ func mountsUnder(mountinfo string, dirs []string) []string {
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// dataDirs finds the data dirs of fargo servers and agents that are gone (a
+// killed server, a deleted process) by the marks their mounts carry:
+// sandboxes' namespaces and rootfs and LXCFS under DIR/containerd, node-group
+// nodes' kubelets and containerd under DIR/nodes/<node IP>.
+func dataDirs(mountinfo string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if d := dataDirOf(unescape(f[4])); d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// dataDirOf returns the data dir a mount point of fargo's lies in, or "".
+func dataDirOf(mp string) string {
+	if i := strings.Index(mp, "/nodes/"); i > 0 {
+		node, rest, _ := strings.Cut(mp[i+len("/nodes/"):], "/")
+		if net.ParseIP(node) != nil && (rest == "kubelet" || strings.HasPrefix(rest, "containerd/")) {
+			return mp[:i]
+		}
+	}
+	for _, mark := range []string{"/containerd/ns/", "/containerd/lxcfs", "/containerd/state/io.containerd.runtime.v2.task/fargo/"} {
+		if i := strings.Index(mp, mark); i > 0 {
+			return mp[:i]
+		}
+	}
+	return ""
 }
 
 func under(path string, dirs []string) bool {

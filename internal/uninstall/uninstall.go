@@ -42,8 +42,9 @@ func Run(o Options) Report {
 		r.o.Out = io.Discard
 	}
 	dirs := r.stopProcesses()
-	dirs = append(dirs, o.DataDirs...)
 	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	dirs = append(dirs, dataDirs(string(mountinfo))...)
+	dirs = append(dirs, o.DataDirs...)
 	for _, mp := range mountsUnder(string(mountinfo), dirs) {
 		r.do("mount", mp, func() error { return unmount(mp) })
 	}

@@ -90,6 +90,26 @@ func TestMountsUnder(t *testing.T) {
 	}
 }
 
+// The data dirs of servers that are gone are found by their mounts' marks;
+// mounts that only look alike are not taken.
+func TestDataDirs(t *testing.T) {
+	info := `22 1 0:21 / / rw - ext4 /dev/vda rw
+40 22 0:4 / /tmp/d1/containerd/ns/ip-192-168-96-4/uts rw - nsfs nsfs rw
+41 22 0:50 / /tmp/d1/containerd/state/io.containerd.runtime.v2.task/fargo/ip-192-168-96-4_app_0/rootfs rw - overlay overlay rw
+42 22 0:51 / /tmp/d1/containerd/lxcfs rw - fuse.lxcfs lxcfs rw
+43 22 0:21 / /var/lib/fargo/nodes/192.168.31.193/kubelet rw - ext4 /dev/vda rw
+44 22 0:4 / /var/lib/fargo/nodes/192.168.31.193/containerd/state/io.containerd.grpc.v1.cri/netns/cni-1 rw - nsfs nsfs rw
+45 22 0:52 / /srv/nodes/web/kubelet rw - tmpfs tmpfs rw
+46 22 0:53 / /var/lib/containerd/state/io.containerd.runtime.v2.task/k8s.io/x/rootfs rw - overlay overlay rw
+47 22 0:4 / /tmp/a\040b/containerd/ns/s/ipc rw - nsfs nsfs rw
+`
+	got := dataDirs(info)
+	want := []string{"/tmp/d1", "/var/lib/fargo", "/tmp/a b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("data dirs %q, want %q", got, want)
+	}
+}
+
 // Routes become `ip route del` selectors that name their table and device.
 func TestParseRoutes(t *testing.T) {
 	out := `blackhole 192.168.0.0/16 proto 250
