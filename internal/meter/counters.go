@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -12,14 +13,17 @@ import (
 // Counters count what the usage records bill, as Prometheus metrics: each
 // record's billed seconds are counted once as they grow (a record first seen
 // after a restart counts in full, so the counters start at the ledger's
-// totals). The methods of a nil *Counters do nothing.
+// totals); running records are carried on to the time of each scrape. The
+// methods of a nil *Counters do nothing.
 type Counters struct {
 	prices Prices
 	mu     sync.Mutex
-	// counted is the billed seconds counted per record; running the size of
-	// each record still running.
+	// counted is the billed seconds counted per record; running the records
+	// still running, as last seen.
 	counted map[string]int64
-	running map[string]string
+	running map[string]*v1alpha1.UsageRecord
+	// until is how far running records may be counted (Ledger.countableUntil).
+	until func() time.Time
 
 	vcpuSeconds, gbSeconds, fargateCost *prometheus.CounterVec
 	nodeSeconds, nodeCost               *prometheus.CounterVec
@@ -30,7 +34,7 @@ type Counters struct {
 func NewCounters(prices Prices) *Counters {
 	pod := []string{"namespace", "profile"}
 	node := []string{"nodegroup", "instance_type"}
-	return &Counters{prices: prices, counted: map[string]int64{}, running: map[string]string{},
+	return &Counters{prices: prices, counted: map[string]int64{}, running: map[string]*v1alpha1.UsageRecord{},
 		vcpuSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fargo_fargate_vcpu_seconds_total",
 			Help: "vCPU-seconds billed for Fargate pods: provisioned vCPUs times billed seconds."}, pod),
 		gbSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fargo_fargate_memory_gb_seconds_total",
@@ -47,8 +51,43 @@ func NewCounters(prices Prices) *Counters {
 }
 
 // Collectors are the metrics, to register.
-func (c *Counters) Collectors() []prometheus.Collector {
+func (c *Counters) Collectors() []prometheus.Collector { return []prometheus.Collector{c} }
+
+func (c *Counters) vecs() []prometheus.Collector {
 	return []prometheus.Collector{c.vcpuSeconds, c.gbSeconds, c.fargateCost, c.nodeSeconds, c.nodeCost, c.pods}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Counters) Describe(ch chan<- *prometheus.Desc) {
+	for _, v := range c.vecs() {
+		v.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector: running records are counted up to
+// now first (less countLag, not past the checkpoint).
+func (c *Counters) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.until != nil {
+		until := c.until()
+		for _, rec := range c.running {
+			c.count(rec, until)
+		}
+	}
+	c.mu.Unlock()
+	for _, v := range c.vecs() {
+		v.Collect(ch)
+	}
+}
+
+// countUntil sets how far running records are counted at a scrape.
+func (c *Counters) countUntil(until func() time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.until = until
 }
 
 // countLag is how far a running run's counters stay behind now: a run that
@@ -68,29 +107,34 @@ func countable(rec *v1alpha1.UsageRecord, until time.Time) int64 {
 }
 
 // observe counts what rec bills beyond what was counted of it before, a
-// running record up to until.
+// running record up to until, and keeps a running record for the scrapes.
 func (c *Counters) observe(rec *v1alpha1.UsageRecord, until time.Time) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := countable(rec, until)
-	delta := n - c.counted[rec.Name]
-	if delta > 0 {
-		c.counted[rec.Name] = n
-		c.add(rec, time.Duration(delta)*time.Second)
-	}
-	if rec.Spec.Kind == v1alpha1.UsagePod {
-		old, was := c.running[rec.Name]
-		if was {
-			c.pods.WithLabelValues(old).Dec()
-			delete(c.running, rec.Name)
+	c.count(rec, until)
+	if old, was := c.running[rec.Name]; was {
+		if old.Spec.Kind == v1alpha1.UsagePod {
+			c.pods.WithLabelValues(old.Spec.Size.Name).Dec()
 		}
-		if !rec.Status.Final {
-			c.running[rec.Name] = rec.Spec.Size.Name
+		delete(c.running, rec.Name)
+	}
+	if !rec.Status.Final {
+		c.running[rec.Name] = &v1alpha1.UsageRecord{ObjectMeta: metav1.ObjectMeta{Name: rec.Name}, Spec: *rec.Spec.DeepCopy(), Status: *rec.Status.DeepCopy()}
+		if rec.Spec.Kind == v1alpha1.UsagePod {
 			c.pods.WithLabelValues(rec.Spec.Size.Name).Inc()
 		}
+	}
+}
+
+// count adds what rec bills up to until beyond what was counted of it.
+func (c *Counters) count(rec *v1alpha1.UsageRecord, until time.Time) {
+	n := countable(rec, until)
+	if delta := n - c.counted[rec.Name]; delta > 0 {
+		c.counted[rec.Name] = n
+		c.add(rec, time.Duration(delta)*time.Second)
 	}
 }
 
@@ -119,4 +163,5 @@ func (c *Counters) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.counted, name)
+	delete(c.running, name)
 }

@@ -19,7 +19,7 @@ type Flags struct {
 // AddFlags registers the flags on fs.
 func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Stop, "meter-stop", "", `when a Fargate pod's meter stops: "containers" (once its containers have all terminated, so a finished Job costs nothing more; the default) or "pod" (once the pod is deleted, as EKS bills); overrides fargo.metering.stop`)
-	fs.DurationVar(&f.Interval, "meter-interval", 0, "how often the usage records of running pods are brought up to date and their use read (default 1m; overrides fargo.metering.interval)")
+	fs.DurationVar(&f.Interval, "meter-interval", 0, "how often the meter writes its checkpoint for all running runs (a run lost with its host ends there); each running pod's use is read every 60 intervals (default 1m; overrides fargo.metering.interval)")
 	fs.BoolVar(&f.Off, "without-meter", false, "run no meter: no usage records, counters or usage readings (for comparing what metering costs the server)")
 	fs.DurationVar(&f.Retention, "meter-retention", 0, "how long the usage record of a finished run is kept (default 2160h, 90 days; overrides fargo.metering.retention)")
 }

@@ -31,10 +31,11 @@ const (
 const nodeUIDField = "metadata.uid"
 
 // Ledger keeps the usage records: a controller over UsageRecords, woken by
-// Sandboxes (Fargate pods) and node-group Nodes. It makes a run's record when
-// its meter starts, writes it again only when its usage reading changes,
-// finalizes it once when the run stops, and deletes final records after
-// Retention. A crash of the server loses nothing (the start and stop are on
+// Sandboxes (Fargate pods) and node-group Nodes, never by a timer while they
+// run. It makes a run's record when its meter starts, writes it again only
+// when its usage reading changes, finalizes it once when the run stops (a
+// deleted pod's once its host has released it with a last reading, an
+// Interval at most), and deletes final records after Retention. A crash of the server loses nothing (the start and stop are on
 // the Sandbox); for a run whose sandbox or node vanishes unseen (a lost host),
 // one checkpoint, written every Interval for all running records at once
 // (checkpoint.go), says until when it was metered: it loses at most an
@@ -67,6 +68,7 @@ func (l *Ledger) SetupWithManager(mgr ctrl.Manager) error {
 	if l.Stop == "" {
 		l.Stop = StopContainers
 	}
+	l.Counters.countUntil(l.countableUntil)
 	if err := mgr.Add(manager.RunnableFunc(l.keepCheckpoint)); err != nil {
 		return fmt.Errorf("adding the meter's checkpoint: %w", err)
 	}
@@ -129,9 +131,15 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 			r.stop = at
 		}
 	}
+	if wait := l.Interval - l.Clock.Since(r.stop); r.settling && wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil // for the last reading (the Released step wakes it), an Interval at most
+	}
 	if !l.due(rec, r) {
+		// Running, nothing new: the checkpoint covers it, readers and the
+		// counters extend it; its Sandbox's or Node's events (their deletion
+		// too) wake it, and at a start the ledger looks at every record.
 		l.Counters.observe(rec, l.countableUntil())
-		return ctrl.Result{RequeueAfter: l.Interval}, nil // to find it lost, if it is
+		return ctrl.Result{}, nil
 	}
 	l.fill(rec, r)
 	if err := l.Client.Status().Update(ctx, rec); err != nil {
@@ -141,7 +149,7 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	if rec.Status.Final {
 		return ctrl.Result{RequeueAfter: l.Retention}, nil
 	}
-	return ctrl.Result{RequeueAfter: l.Interval}, nil
+	return ctrl.Result{}, nil
 }
 
 // read finds the run's sandbox or node; found is false when it is gone.

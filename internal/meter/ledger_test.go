@@ -90,18 +90,18 @@ func TestLedgerPodRun(t *testing.T) {
 	s.step(sb, v1alpha1.SandboxPulling, t0)
 	s.clock.SetTime(t0.Add(20 * time.Second))
 	rec, res := s.reconcile("uid-1")
-	if rec == nil || !rec.Status.Start.Time.Equal(t0) || rec.Status.BilledSeconds != 60 || rec.Status.Final || res.RequeueAfter != time.Minute {
-		t.Fatalf("running record %+v, requeue %s; want started at the pull, 60 s so far (the minimum), again in a minute", rec.Status, res.RequeueAfter)
+	if rec == nil || !rec.Status.Start.Time.Equal(t0) || rec.Status.BilledSeconds != 60 || rec.Status.Final || res.RequeueAfter != 0 {
+		t.Fatalf("running record %+v, requeue %s; want started at the pull, 60 s so far (the minimum), no timer", rec.Status, res.RequeueAfter)
 	}
 	if rec.Spec.Kind != v1alpha1.UsagePod || rec.Spec.Profile != "fp-apps" || rec.Spec.Size.Name != "0.25vCPU 0.5GB" {
 		t.Errorf("record spec %+v", rec.Spec)
 	}
 	// Running, nothing new: not written again (one checkpoint covers every
-	// running record), looked at again in an interval; readers extend it.
+	// running record), no timer (its Sandbox's events wake it); readers extend it.
 	written := rec.ResourceVersion
 	s.clock.SetTime(t0.Add(85 * time.Second))
-	if rec, res = s.reconcile("uid-1"); rec.ResourceVersion != written || res.RequeueAfter != time.Minute {
-		t.Errorf("a running record with nothing new was written (%s, was %s) or not looked at again in a minute (%s)", rec.ResourceVersion, written, res.RequeueAfter)
+	if rec, res = s.reconcile("uid-1"); rec.ResourceVersion != written || res.RequeueAfter != 0 {
+		t.Errorf("a running record with nothing new was written (%s, was %s) or put on a timer (%s)", rec.ResourceVersion, written, res.RequeueAfter)
 	}
 	extended := []v1alpha1.UsageRecord{*rec}
 	Extend(extended, s.clock.Now())
@@ -173,6 +173,43 @@ func TestLedgerStopPod(t *testing.T) {
 	rec, _ := s.reconcile("uid-2")
 	if want := int64(sb.DeletionTimestamp.Sub(start).Seconds()); !rec.Status.Final || rec.Status.BilledSeconds != want || rec.Status.StopReason != "PodDeleted" {
 		t.Errorf("record %+v; want final at the deletion, %d s", rec.Status, want)
+	}
+}
+
+// A running pod deleted: its record waits for its host's release, which
+// brings the last usage reading, an Interval at most; it ends at the deletion.
+func TestLedgerWaitsForTheRelease(t *testing.T) {
+	for _, released := range []bool{true, false} {
+		sb := sandbox("uid-4")
+		sb.Finalizers = []string{v1alpha1.SandboxFinalizer}
+		s := newLedger(t, StopContainers, sb)
+		start := time.Now().Add(-time.Hour).Truncate(time.Second) // the fake API server stamps deletions with the real time
+		s.step(sb, v1alpha1.SandboxPulling, start)
+		if err := s.c.Delete(context.Background(), sb); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(sb), sb); err != nil {
+			t.Fatal(err)
+		}
+		deleted := sb.DeletionTimestamp.Time
+		s.clock.SetTime(deleted.Add(time.Second))
+		rec, res := s.reconcile("uid-4")
+		if rec.Status.Final || res.RequeueAfter != time.Minute-time.Second {
+			t.Fatalf("record %+v, requeue %s before the release; want it waiting, an Interval at most", rec.Status, res.RequeueAfter)
+		}
+		if released {
+			sb.Status.Usage = &v1alpha1.SandboxUsage{CPUSeconds: "7.5", MemoryPeakBytes: 3 << 20, Time: metav1.NewTime(deleted.Add(time.Second))}
+			s.step(sb, v1alpha1.SandboxReleased, deleted.Add(2*time.Second))
+		} else {
+			s.clock.SetTime(deleted.Add(time.Minute)) // its host is gone
+		}
+		rec, _ = s.reconcile("uid-4")
+		if want := int64(deleted.Sub(start).Seconds()); !rec.Status.Final || rec.Status.BilledSeconds != want || rec.Status.StopReason != "PodDeleted" {
+			t.Errorf("released %v: record %+v; want final at the deletion, %d s", released, rec.Status, want)
+		}
+		if released && (rec.Status.CPUSecondsUsed != "7.5" || rec.Status.MemoryPeakBytes != 3<<20) {
+			t.Errorf("record %+v; want the last reading, 7.5 CPU-s, 3 MiB", rec.Status)
+		}
 	}
 }
 

@@ -55,3 +55,33 @@ func TestCountersNeverPassTheFinalRecord(t *testing.T) {
 		t.Errorf("counted %g vCPU-s; want 124 and a running run's 200 up to the checkpoint", got)
 	}
 }
+
+// A running record is counted up to each scrape, with no reconcile between.
+func TestCountersCarryRunningRecordsToTheScrape(t *testing.T) {
+	c := NewCounters(DefaultPrices())
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := clocktesting.NewFakeClock(t0.Add(2 * time.Minute))
+	l := &Ledger{Clock: clock}
+	l.checkpoint.set(t0.Add(time.Hour))
+	c.countUntil(l.countableUntil)
+	rec := &v1alpha1.UsageRecord{ObjectMeta: metav1.ObjectMeta{Name: "uid"}, Spec: v1alpha1.UsageRecordSpec{Kind: v1alpha1.UsagePod,
+		Pod: &v1alpha1.PodReference{Namespace: "apps", Name: "p"}, Profile: "fp", Size: v1alpha1.UsageSize{Name: "1vCPU 2GB", MilliCPU: 1000, MemoryMiB: 2048}},
+		Status: v1alpha1.UsageRecordStatus{Start: &metav1.Time{Time: t0}, Until: &metav1.Time{Time: t0}}}
+	c.observe(rec, l.countableUntil())
+	clock.SetTime(t0.Add(10 * time.Minute))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c.Collectors()...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			got[f.GetName()] += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	if want := (10*time.Minute - countLag).Seconds(); got["fargo_fargate_vcpu_seconds_total"] != want || got["fargo_fargate_pods"] != 1 {
+		t.Errorf("scraped %v; want %g vCPU-seconds (10 min less the lag) and 1 pod", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -24,6 +25,9 @@ type reading struct {
 	start, stop time.Time
 	reason      string
 	usage       *v1alpha1.SandboxUsage
+	// settling: the pod is deleted and its host has not yet released the
+	// sandbox, whose last usage reading comes with the Released step.
+	settling bool
 }
 
 // sandboxReading is a Fargate pod's run: metered from its first image pull
@@ -42,6 +46,9 @@ func sandboxReading(sb *v1alpha1.Sandbox, rule StopRule) reading {
 		r.stop, r.reason = c.LastTransitionTime.Time, "ContainersTerminated"
 	} else if sb.DeletionTimestamp != nil {
 		r.stop, r.reason = sb.DeletionTimestamp.Time, "PodDeleted"
+		r.settling = controllerutil.ContainsFinalizer(sb, v1alpha1.SandboxFinalizer) &&
+			!meta.IsStatusConditionTrue(sb.Status.Conditions, v1alpha1.SandboxStopped) && // read as it stopped
+			!meta.IsStatusConditionTrue(sb.Status.Conditions, v1alpha1.SandboxReleased)
 	}
 	return r
 }

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -18,6 +19,13 @@ import (
 func (r *Reconciler) release(ctx context.Context, sb *v1alpha1.Sandbox) error {
 	if !controllerutil.ContainsFinalizer(sb, v1alpha1.SandboxFinalizer) {
 		return nil
+	}
+	if !stopped(sb) && !done(sb, v1alpha1.SandboxReleased) {
+		// The last reading for the meter, while the cgroup is still there;
+		// it goes with the Released step, which the ledger waits for.
+		if _, err := r.readUsage(ctx, sb, true); err != nil {
+			log.FromContext(ctx).Info("sandbox released without a last usage reading", "sandbox", sb.Name, "error", err.Error())
+		}
 	}
 	r.Pods.StopProbes(types.UID(sb.Spec.Pod.UID))
 	r.launched.Delete(sb.Name)

@@ -17,11 +17,12 @@ import (
 const defaultUsageInterval = time.Minute
 
 // readingsEvery is how many meter intervals pass between the usage readings
-// of a running sandbox: what a pod used is shown, not billed (billing is the
-// provisioned size over time, from the Sandbox's steps), so a
-// reading every few intervals saves the server a Sandbox write per pod per
-// interval; the reading as it stops is always taken.
-const readingsEvery = 5
+// of a running sandbox (an hour at the default interval). What a pod used is
+// shown, not billed (billing is the provisioned size over time, from the
+// Sandbox's steps), and the kernel keeps its CPU total and memory peak, so a
+// rare reading loses nothing; the reading as the pod stops or is deleted is
+// always taken. Each reading costs the server a Sandbox and a record write.
+const readingsEvery = 60
 
 // pulling records, before the pod worker first pulls the pod's images, that
 // the meter starts (EKS: "when the container image starts to download"). It

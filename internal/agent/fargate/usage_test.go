@@ -16,7 +16,7 @@ import (
 )
 
 // The meter's steps on the Sandbox: Pulling is written before the pod's first
-// image pull; usage is read every interval, and last as the pod stops.
+// image pull; usage is read every readingsEvery intervals, and last as the pod stops.
 func TestMeterSteps(t *testing.T) {
 	sb, pod := objects()
 	var s *suite
@@ -65,5 +65,33 @@ func TestMeterSteps(t *testing.T) {
 	got = s.sandbox()
 	if u := got.Status.Usage; !u.Time.Time.Equal(s.clock.Now()) || condition(got, v1alpha1.SandboxStopped) == nil {
 		t.Errorf("usage %+v at the stop; want read at %s with the Stopped step", u, s.clock.Now())
+	}
+}
+
+// A running pod deleted: its last reading goes with the Released step, taken
+// before its runtime sandbox (and cgroup) is removed, however recent the last.
+func TestMeterReadingAtRelease(t *testing.T) {
+	sb, pod := objects()
+	var released *v1alpha1.SandboxUsage
+	var s *suite
+	s = newSuiteWith(t, interceptor.Funcs{SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
+		if sb, ok := o.(*v1alpha1.Sandbox); ok && condition(sb, v1alpha1.SandboxReleased) != nil {
+			released = sb.Status.Usage.DeepCopy()
+		}
+		return c.SubResource(sub).Update(ctx, o, opts...)
+	}}, sb, pod, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}})
+	s.r.UsageInterval = time.Minute
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Step(10 * time.Minute) // well before the next periodic reading
+	if err := s.c.Delete(context.Background(), s.sandbox()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if released == nil || !released.Time.Time.Equal(s.clock.Now()) {
+		t.Fatalf("usage written with Released: %+v; want read at the release, %s (the fake's Stats fails once it is removed)", released, s.clock.Now())
 	}
 }
