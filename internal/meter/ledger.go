@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +53,10 @@ type Ledger struct {
 	Counters *Counters
 
 	checkpoint checkpoint
+	// gone keeps, by pod UID, the last state seen of deleted Sandboxes until
+	// their records are final: released right after its last reading, a
+	// Sandbox may have left the cache when its record is reconciled.
+	gone sync.Map // string → reading
 }
 
 // SetupWithManager registers the ledger with mgr.
@@ -81,12 +86,7 @@ func (l *Ledger) SetupWithManager(mgr ctrl.Manager) error {
 		// Not woken by its own status writes: the Sandbox's and Node's events
 		// and the interval drive a record.
 		For(&v1alpha1.UsageRecord{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.Sandbox{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			if uid := o.(*v1alpha1.Sandbox).Spec.Pod.UID; uid != "" {
-				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: uid}}}
-			}
-			return nil
-		})).
+		Watches(&v1alpha1.Sandbox{}, handler.EnqueueRequestsFromMapFunc(l.sandboxEvent)).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			if o.GetLabels()[labelNodeGroup] != "" {
 				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: string(o.GetUID())}}}
@@ -94,6 +94,22 @@ func (l *Ledger) SetupWithManager(mgr ctrl.Manager) error {
 			return nil
 		})).
 		Complete(l)
+}
+
+// sandboxEvent maps a Sandbox's event to its run's record, remembering a
+// deleted Sandbox's last state.
+func (l *Ledger) sandboxEvent(_ context.Context, o client.Object) []reconcile.Request {
+	sb := o.(*v1alpha1.Sandbox)
+	uid := sb.Spec.Pod.UID
+	if uid == "" {
+		return nil
+	}
+	if sb.DeletionTimestamp != nil {
+		r := sandboxReading(sb, l.Stop)
+		r.usage, r.settling = r.usage.DeepCopy(), false // gone, it settles no more
+		l.gone.Store(uid, r)
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: uid}}}
 }
 
 // Reconcile brings the record of one run (named by its pod's or node's UID)
@@ -106,6 +122,7 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		return ctrl.Result{}, fmt.Errorf("reading usage record %s: %w", req.Name, err)
 	}
 	if rec != nil && rec.Status.Final {
+		l.gone.Delete(req.Name)
 		return l.expire(ctx, rec)
 	}
 	r, found, err := l.read(ctx, req.Name, rec)
@@ -147,6 +164,7 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	l.Counters.observe(rec, l.countableUntil())
 	if rec.Status.Final {
+		l.gone.Delete(req.Name)
 		return ctrl.Result{RequeueAfter: l.Retention}, nil
 	}
 	return ctrl.Result{}, nil
@@ -161,6 +179,9 @@ func (l *Ledger) read(ctx context.Context, name string, rec *v1alpha1.UsageRecor
 		}
 		if len(list.Items) > 0 {
 			return sandboxReading(&list.Items[0], l.Stop), true, nil
+		}
+		if r, ok := l.gone.Load(name); ok {
+			return r.(reading), true, nil
 		}
 	}
 	if rec == nil || rec.Spec.Kind == v1alpha1.UsageNode {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -177,9 +178,12 @@ func TestLedgerStopPod(t *testing.T) {
 }
 
 // A running pod deleted: its record waits for its host's release, which
-// brings the last usage reading, an Interval at most; it ends at the deletion.
+// brings the last usage reading, an Interval at most; it ends at the deletion,
+// with the last reading even when the released Sandbox has left the cache
+// before the ledger looks (the watch's last state of it is kept).
 func TestLedgerWaitsForTheRelease(t *testing.T) {
-	for _, released := range []bool{true, false} {
+	for _, c := range []struct{ released, gone bool }{{true, false}, {true, true}, {false, false}} {
+		released := c.released
 		sb := sandbox("uid-4")
 		sb.Finalizers = []string{v1alpha1.SandboxFinalizer}
 		s := newLedger(t, StopContainers, sb)
@@ -200,12 +204,22 @@ func TestLedgerWaitsForTheRelease(t *testing.T) {
 		if released {
 			sb.Status.Usage = &v1alpha1.SandboxUsage{CPUSeconds: "7.5", MemoryPeakBytes: 3 << 20, Time: metav1.NewTime(deleted.Add(time.Second))}
 			s.step(sb, v1alpha1.SandboxReleased, deleted.Add(2*time.Second))
+			if c.gone { // the watch saw it released, then it went
+				s.l.sandboxEvent(context.Background(), sb)
+				sb.Finalizers = nil
+				if err := s.c.Update(context.Background(), sb); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(sb), sb); !apierrors.IsNotFound(err) {
+					t.Fatalf("the released sandbox is still there: %v", err)
+				}
+			}
 		} else {
 			s.clock.SetTime(deleted.Add(time.Minute)) // its host is gone
 		}
 		rec, _ = s.reconcile("uid-4")
 		if want := int64(deleted.Sub(start).Seconds()); !rec.Status.Final || rec.Status.BilledSeconds != want || rec.Status.StopReason != "PodDeleted" {
-			t.Errorf("released %v: record %+v; want final at the deletion, %d s", released, rec.Status, want)
+			t.Errorf("%+v: record %+v; want final at the deletion, %d s", c, rec.Status, want)
 		}
 		if released && (rec.Status.CPUSecondsUsed != "7.5" || rec.Status.MemoryPeakBytes != 3<<20) {
 			t.Errorf("record %+v; want the last reading, 7.5 CPU-s, 3 MiB", rec.Status)
