@@ -131,7 +131,7 @@ bench-density: build
 # metered, against the same with --without-meter, in one run.
 bench-metering: build
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
-		-bench BenchmarkMetering -benchtime 1x -timeout 30m ./test/integration/
+		-bench BenchmarkMetering -benchtime 3x -timeout 90m ./test/integration/
 
 # Startup under real containerd (root): 1, 10 and 50 pods, with `ctr run` as the floor,
 # and the containerd density figure. ROUNDS=10,50 measures only those batches (logged,
