@@ -149,7 +149,12 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		}
 	}
 	if wait := l.Interval - l.Clock.Since(r.stop); r.settling && wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil // for the last reading (the Released step wakes it), an Interval at most
+		// For the last reading (the Released step wakes it), an Interval at
+		// most; the run has stopped all the same, so the counters stop there.
+		settled := rec.DeepCopy()
+		l.fill(settled, r)
+		l.Counters.observe(settled, time.Time{})
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	if !l.due(rec, r) {
 		// Running, nothing new: the checkpoint covers it, readers and the

@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fargo-dev/fargo/internal/scheme"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -189,6 +191,11 @@ func TestLedgerWaitsForTheRelease(t *testing.T) {
 		s := newLedger(t, StopContainers, sb)
 		start := time.Now().Add(-time.Hour).Truncate(time.Second) // the fake API server stamps deletions with the real time
 		s.step(sb, v1alpha1.SandboxPulling, start)
+		s.clock.SetTime(start.Add(10 * time.Second))
+		s.reconcile("uid-4") // running, counted
+		if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(sb), sb); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.c.Delete(context.Background(), sb); err != nil {
 			t.Fatal(err)
 		}
@@ -200,6 +207,16 @@ func TestLedgerWaitsForTheRelease(t *testing.T) {
 		rec, res := s.reconcile("uid-4")
 		if rec.Status.Final || res.RequeueAfter != time.Minute-time.Second {
 			t.Fatalf("record %+v, requeue %s before the release; want it waiting, an Interval at most", rec.Status, res.RequeueAfter)
+		}
+		// The counters stop at the deletion while it waits, whenever scraped.
+		s.l.Counters.countUntil(func() time.Time { return deleted.Add(time.Hour) })
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(s.l.Counters.Collectors()...)
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := counterValue(t, s.l.Counters.vcpuSeconds.WithLabelValues("apps", "fp-apps")), 0.25*deleted.Sub(start).Seconds(); got != want {
+			t.Errorf("%+v: counted %g vCPU-s while waiting for the release; want %g, up to the deletion", c, got, want)
 		}
 		if released {
 			sb.Status.Usage = &v1alpha1.SandboxUsage{CPUSeconds: "7.5", MemoryPeakBytes: 3 << 20, Time: metav1.NewTime(deleted.Add(time.Second))}
