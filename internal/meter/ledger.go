@@ -36,12 +36,13 @@ const nodeUIDField = "metadata.uid"
 // run. It makes a run's record when its meter starts, writes it again only
 // when its usage reading changes, finalizes it once when the run stops (a
 // deleted pod's once its host has released it with a last reading, an
-// Interval at most), and deletes final records after Retention. A crash of the server loses nothing (the start and stop are on
-// the Sandbox); for a run whose sandbox or node vanishes unseen (a lost host),
-// one checkpoint, written every Interval for all running records at once
-// (checkpoint.go), says until when it was metered: it loses at most an
-// Interval, and the server writes one object per Interval, not one per run.
-// Readers extend a running record to now (Extend).
+// Interval at most), and deletes final records after Retention. A crash of
+// the server loses nothing (the start and stop are on the Sandbox); for a run
+// whose sandbox or node vanishes unseen (a lost host), one checkpoint, written
+// every Interval for all running records at once (checkpoint.go), says until
+// when it was metered: it loses at most an Interval, and the server writes one
+// object per Interval, not one per run. Readers extend a running record to now
+// (Extend).
 type Ledger struct {
 	Client    client.Client
 	Prices    Prices
@@ -84,7 +85,7 @@ func (l *Ledger) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("meter").
 		// Not woken by its own status writes: the Sandbox's and Node's events
-		// and the interval drive a record.
+		// drive a record (and, at a start, the list of every record).
 		For(&v1alpha1.UsageRecord{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Sandbox{}, handler.EnqueueRequestsFromMapFunc(l.sandboxEvent)).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -131,6 +132,7 @@ func (l *Ledger) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	if rec == nil {
 		if !found || r.start.IsZero() {
+			l.gone.Delete(req.Name)   // a deleted sandbox's run that never started
 			return ctrl.Result{}, nil // nothing metered (yet)
 		}
 		if rec, err = l.create(ctx, req.Name, r); apierrors.IsAlreadyExists(err) {

@@ -31,7 +31,8 @@ const (
 // the same run.
 func BenchmarkMetering(b *testing.B) {
 	var cpu, mem [3][]float64 // [metered, metered fast, off]
-	for b.Loop() {            // exactly -benchtime Nx runs (a plain b.N loop runs once more first)
+	// b.Loop: exactly -benchtime Nx runs (a plain b.N loop runs once more first).
+	for b.Loop() {
 		for k, flags := range [][]string{nil, {"--meter-interval", "5s"}, {"--without-meter"}} {
 			s := harness.StartServer(b, append([]string{"--runtime", "fake", "--host-name", "h", "--host-cpu", "1000", "--host-memory", "4Ti"}, flags...)...)
 			if out, err := s.KubectlStdin(profileJSON("bench", `{"selectors":[{"namespace":"fargate"}]}`), "create", "-f", "-"); err != nil {
