@@ -72,6 +72,11 @@ func TestServerNotifiesSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	read("STOPPING=1")
+	// It stops on that one signal (the harness's cleanup would send a second,
+	// which exits at once).
+	if err := s.WaitExit(30 * time.Second); err != nil {
+		t.Errorf("after STOPPING=1 the server did not stop cleanly: %v", err)
+	}
 }
 
 // make install's script (into a prefix of the test's, without starting
