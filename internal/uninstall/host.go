@@ -22,12 +22,7 @@ const netnsDir = "/run/netns"
 // innermost (longest) first.
 func mountsUnder(mountinfo string, dirs []string) []string {
 	var out []string
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescape(f[4])
+	for _, mp := range mountPoints(mountinfo) {
 		if strings.HasPrefix(mp, netnsDir+"/fargo-") || under(mp, dirs) {
 			out = append(out, mp)
 		}
@@ -43,12 +38,8 @@ func mountsUnder(mountinfo string, dirs []string) []string {
 func dataDirs(mountinfo string) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if d := dataDirOf(unescape(f[4])); d != "" && !seen[d] {
+	for _, mp := range mountPoints(mountinfo) {
+		if d := dataDirOf(mp); d != "" && !seen[d] {
 			seen[d] = true
 			out = append(out, d)
 		}
@@ -70,6 +61,17 @@ func dataDirOf(mp string) string {
 		}
 	}
 	return ""
+}
+
+// mountPoints lists the mount points of mountinfo (/proc/self/mountinfo's text).
+func mountPoints(mountinfo string) []string {
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		if f := strings.Fields(line); len(f) >= 5 {
+			out = append(out, unescape(f[4]))
+		}
+	}
+	return out
 }
 
 func under(path string, dirs []string) bool {
