@@ -20,7 +20,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= /var/lib/fargo
 TEST_FLAGS ?= -count=1
 
-.PHONY: all deps build images run install uninstall demo demo-seed1 demo-down test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate clean
+.PHONY: all deps build images run install uninstall demo demo-seed1 demo-down test test-unit test-integration test-e2e fuzz bench-controlplane bench-scheduler bench-sizing bench-density bench-metering bench-startup bench-network conformance generate guest clean
 all: build
 
 deps:
@@ -30,6 +30,12 @@ build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/fargo ./cmd/fargo
 	@ln -sf fargo bin/kubectl
 	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o bin/coredns ./cmd/coredns
+
+# The micro-VM guest for --runtime microvm (hack/guest.sh): fargo-guest, static,
+# and bin/microvm/{vmlinuz,initrd.img} from Debian's kernel package and runc.
+guest: deps
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X $(PKG)/internal/guest.Version=$(VERSION)' -o bin/fargo-guest ./cmd/fargo-guest
+	GO=$(GO) hack/guest.sh
 
 # bin/etcd is upstream etcd for the --etcd-servers tests (Debian's 3.4 is too old).
 bin/etcd: go.mod go.sum test/tools/etcd/main.go
@@ -174,8 +180,13 @@ bench-sizing: deps
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -run '^$$' \
 		-bench BenchmarkSizing -benchtime 5x ./internal/sizing/
 
-# Regenerate deepcopy functions and CRD manifests from pkg/apis.
+# Regenerate deepcopy functions and CRD manifests from pkg/apis, and the guest
+# protocol's Go code (needs protoc: apt-get install protobuf-compiler).
 generate:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	$(GO) install github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc@v1.2.9
+	cd internal/guest/api && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-ttrpc_out=. --go-ttrpc_opt=paths=source_relative guest.proto
 	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 object paths=./pkg/apis/... \
 		crd:crdVersions=v1 output:crd:artifacts:config=pkg/apis/fargo/v1alpha1/crds
 

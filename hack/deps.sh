@@ -6,9 +6,9 @@ set -euo pipefail
 
 need_go="1.26"
 # containerd, runc, CNI plugins and iproute2: the host agent's containerd runtime;
-# nftables (nft): the embedded kube-proxy's rules; awscli and curl: tests with the clients users bring; e2fsprogs and mount: the full-disk fault's loop-mounted filesystem; busybox-static and the libraries Debian's nginx links: the test and demo images; lxcfs: Fargate pods see their size in free -m and /proc/cpuinfo.
+# qemu-system-x86: the microvm runtime; nftables (nft): the embedded kube-proxy's rules; awscli and curl: tests with the clients users bring; e2fsprogs and mount: the full-disk fault's loop-mounted filesystem; busybox-static and the libraries Debian's nginx links: the test and demo images; lxcfs: Fargate pods see their size in free -m and /proc/cpuinfo.
 packages=(ca-certificates git make gcc libc6-dev procps iproute2 containerd runc containernetworking-plugins nftables busybox-static awscli curl e2fsprogs mount
-	libpcre2-8-0 libssl3 zlib1g libcrypt1 lxcfs)
+	libpcre2-8-0 libssl3 zlib1g libcrypt1 lxcfs qemu-system-x86)
 # Extra packages a target needs (make conformance: bind9-dnsutils and netcat-openbsd,
 # dig and nc for its agnhost image).
 packages+=("$@")
