@@ -313,4 +313,3 @@ func (cs *containers) runcInput(logFile string, input []byte, args ...string) er
 	defer r.Close()
 	return cs.runc(logFile, [3]*os.File{r, nil, nil}, args...)
 }
-

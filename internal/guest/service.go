@@ -126,4 +126,3 @@ func fatal(err error) {
 	}
 	os.Exit(1)
 }
-
