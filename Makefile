@@ -117,8 +117,8 @@ test-integration: build bin/etcd
 
 # e2e: as root, against a real server with containerd and networks; and each
 # runtime backend's conformance suite that needs root (build tag root).
-test-e2e: build bin/testserver bin/metrics-server bin/images-tool
-	$(GO) test $(TEST_FLAGS) -tags root -timeout 10m ./internal/runtime/... ./internal/network/...
+test-e2e: build guest bin/testserver bin/metrics-server bin/images-tool
+	$(GO) test $(TEST_FLAGS) -tags root -timeout 20m ./internal/runtime/... ./internal/network/...
 	$(GO) test $(TEST_FLAGS) -tags e2e -timeout 30m ./test/e2e/...
 
 bench-controlplane: build bin/etcd

@@ -12,6 +12,7 @@ import (
 	// The runtime backends register themselves for --runtime.
 	_ "github.com/fargo-dev/fargo/internal/runtime/containerd"
 	_ "github.com/fargo-dev/fargo/internal/runtime/fake"
+	_ "github.com/fargo-dev/fargo/internal/runtime/microvm"
 )
 
 func main() {

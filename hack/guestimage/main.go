@@ -1,6 +1,6 @@
 // Command guestimage builds the micro-VM guest (make guest): the kernel of a
 // Debian linux-image package, extracted, and an initramfs of its modules,
-// runc and fargo-guest (internal/guestimage).
+// runc and fargo-guest (internal/runtime/microvm/guestimage).
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/fargo-dev/fargo/internal/guestimage"
+	"github.com/fargo-dev/fargo/internal/runtime/microvm/guestimage"
 )
 
 func main() {

@@ -53,7 +53,7 @@ func Boot() error {
 		return err
 	}
 	// msize: 9p's largest message; bigger is fewer round trips per read.
-	if err := unix.Mount(ShareTag, Share, "9p", 0, "trans=virtio,version=9p2000.L,msize=524288,cache=none"); err != nil {
+	if err := unix.Mount(ShareTag, Share, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144"); err != nil {
 		return fmt.Errorf("mounting the host's share (9p %s): %w", ShareTag, err)
 	}
 	for _, d := range []string{runcRoot, bundles} {

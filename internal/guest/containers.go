@@ -83,6 +83,8 @@ func devNull() *os.File {
 }
 
 // create writes the bundle, creates the container with runc and starts it.
+// runc runs with --no-pivot: pivot_root cannot leave the initramfs the guest
+// runs from (Kata's agent does the same for initrd guests).
 func (cs *containers) create(req *api.CreateRequest) (*container, error) {
 	cs.mu.Lock()
 	if c, ok := cs.byID[req.Id]; ok {
@@ -94,8 +96,23 @@ func (cs *containers) create(req *api.CreateRequest) (*container, error) {
 		return nil, fmt.Errorf("container %s: stdin and TTY are not supported by the microvm runtime yet", req.Id)
 	}
 	var spec specs.Spec
-	if err := json.Unmarshal(req.Spec, &spec); err != nil {
-		return nil, fmt.Errorf("reading the spec of %s: %w", req.Id, err)
+	if err := json.Unmarshal(req.Spec, &spec); err != nil || spec.Linux == nil {
+		return nil, fmt.Errorf("reading the spec of %s: %v", req.Id, err)
+	}
+	// The pod's sysctls are the guest's (its network, IPC and UTS namespaces
+	// are the pod's); runc refuses net.* ones without a netns of its own.
+	if len(spec.Linux.Sysctl) > 0 {
+		for k, v := range spec.Linux.Sysctl {
+			if err := os.WriteFile(filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")), []byte(v), 0o644); err != nil {
+				return nil, fmt.Errorf("setting sysctl %s: %w", k, err)
+			}
+		}
+		spec.Linux.Sysctl = nil
+		b, err := json.Marshal(&spec)
+		if err != nil {
+			return nil, err
+		}
+		req.Spec = b
 	}
 	bundle := filepath.Join(bundles, req.Id)
 	_ = os.RemoveAll(bundle)
@@ -122,7 +139,7 @@ func (cs *containers) create(req *api.CreateRequest) (*container, error) {
 	}
 	null := devNull()
 	runcLog := filepath.Join(bundle, "runc.log")
-	err = cs.runc(runcLog, [3]*os.File{null, outW, errW}, "create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), req.Id)
+	err = cs.runc(runcLog, [3]*os.File{null, outW, errW}, "create", "--no-pivot", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), req.Id)
 	_ = null.Close()
 	_ = outW.Close()
 	_ = errW.Close()
@@ -136,10 +153,7 @@ func (cs *containers) create(req *api.CreateRequest) (*container, error) {
 	go log.copy("stderr", errR)
 	b, _ := os.ReadFile(filepath.Join(bundle, "pid"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	c := &container{id: req.Id, labels: req.Labels, cgroup: spec.Linux.CgroupsPath, pid: pid, log: log, running: true}
-	if spec.Linux != nil {
-		c.res = spec.Linux.Resources
-	}
+	c := &container{id: req.Id, labels: req.Labels, cgroup: spec.Linux.CgroupsPath, pid: pid, log: log, running: true, res: spec.Linux.Resources}
 	exited := cs.reaper.exit(pid)
 	if err := cs.runc(runcLog, [3]*os.File{nil, nil, nil}, "start", req.Id); err != nil {
 		_ = cs.runc(runcLog, [3]*os.File{}, "delete", "--force", req.Id)

@@ -44,17 +44,18 @@ func (l *criLog) copy(stream string, r io.Reader) {
 	for {
 		n, err := r.Read(chunk)
 		buf = append(buf, chunk[:n]...)
+	lines:
 		for {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 {
-				break
+			switch i := bytes.IndexByte(buf, '\n'); {
+			case i >= 0 && i <= maxLine:
+				l.record(stream, "F", buf[:i])
+				buf = buf[i+1:]
+			case len(buf) >= maxLine:
+				l.record(stream, "P", buf[:maxLine])
+				buf = buf[maxLine:]
+			default:
+				break lines
 			}
-			l.record(stream, "F", buf[:i])
-			buf = buf[i+1:]
-		}
-		for len(buf) >= maxLine {
-			l.record(stream, "P", buf[:maxLine])
-			buf = buf[maxLine:]
 		}
 		buf = append(make([]byte, 0, maxLine), buf...)
 		if err != nil {

@@ -85,7 +85,7 @@ func (s *service) Stats(context.Context, *api.Empty) (*api.StatsResponse, error)
 	if err != nil {
 		return nil, fmt.Errorf("reading the pod's usage: %w", err)
 	}
-	out := &api.StatsResponse{Pod: pod}
+	out := &api.StatsResponse{Pod: pod, PodCpuMax: readTrim(filepath.Join(CgroupRoot, "cpu.max")), PodMemoryMax: readTrim(filepath.Join(CgroupRoot, "memory.max"))}
 	for _, c := range s.cs.list() {
 		if !c.Running {
 			continue

@@ -52,3 +52,8 @@ func statField(path, key string) (uint64, error) {
 	}
 	return 0, os.ErrNotExist
 }
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}

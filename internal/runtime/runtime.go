@@ -62,6 +62,23 @@ type Capabilities struct {
 	// Processes: containers really run (logs, exec and probes reach real
 	// processes); false for the fake.
 	Processes bool
+	// Isolation is what isolates a sandbox: IsolationContainer (the host's
+	// kernel; the default when empty) or IsolationMicroVM (its own kernel).
+	Isolation string
+}
+
+// Isolation tiers, as nodes are labelled with them (fargo.dev/isolation).
+const (
+	IsolationContainer = "container"
+	IsolationMicroVM   = "microvm"
+)
+
+// IsolationOf is the isolation tier of a backend.
+func IsolationOf(rt Runtime) string {
+	if i := rt.Capabilities().Isolation; i != "" {
+		return i
+	}
+	return IsolationContainer
 }
 
 // Stats are a sandbox's resource usage so far, read from its cgroup (or guest).

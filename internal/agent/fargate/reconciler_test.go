@@ -210,7 +210,7 @@ func TestStepsInOrder(t *testing.T) {
 	if err := s.c.Get(context.Background(), client.ObjectKey{Name: node}, n); err != nil {
 		t.Fatalf("node not registered: %v", err)
 	}
-	if n.Labels[v1alpha1.LabelComputeType] != v1alpha1.ComputeFargate || n.Labels[v1alpha1.LabelHost] != host ||
+	if n.Labels[v1alpha1.LabelComputeType] != v1alpha1.ComputeFargate || n.Labels[v1alpha1.LabelHost] != host || n.Labels[v1alpha1.LabelIsolation] != "container" ||
 		len(n.Spec.Taints) != 1 || n.Status.Capacity.Cpu().MilliValue() != 250 {
 		t.Errorf("node %s: labels %v, taints %v, capacity %v", node, n.Labels, n.Spec.Taints, n.Status.Capacity)
 	}

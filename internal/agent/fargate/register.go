@@ -17,6 +17,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/agent/kubeletapi"
 	"github.com/fargo-dev/fargo/internal/network/names"
+	"github.com/fargo-dev/fargo/internal/runtime"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -63,6 +64,7 @@ func (r *Reconciler) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev
 				corev1.LabelFailureDomainBetaZone:   sb.Spec.Zone,
 				v1alpha1.LabelHost:                  r.Host,
 				v1alpha1.LabelProfileName:           sb.Spec.Profile,
+				v1alpha1.LabelIsolation:             runtime.IsolationOf(r.Runtime),
 			},
 			Annotations: map[string]string{v1alpha1.AnnotationControllerAttachDetach: "true"},
 		},

@@ -60,6 +60,10 @@ type Fixture struct {
 	// ComputeGone, when set, reports whether nothing of the sandbox's compute
 	// is left on the host (no cgroup, so no process), after StopSandbox.
 	ComputeGone func(t *testing.T, sandboxID string) bool
+	// LogsOutliveRuntime: the containers' logs are written by something that
+	// outlives a runtime instance (a VM's guest), not by the runtime, so the
+	// suite does not check that output waits for a new one.
+	LogsOutliveRuntime bool
 	// Unsupported names the tests that do not apply to the backend, with why.
 	Unsupported map[string]string
 }

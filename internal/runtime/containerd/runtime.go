@@ -329,23 +329,11 @@ func (r *Runtime) startTask(ctx context.Context, ctr containerd.Container, task 
 // cgroup, with Kubernetes' defaults: default capabilities, masked /proc paths,
 // no privilege escalation.
 func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtime.Container, id string) (containerd.Container, error) {
-	img, err := r.client.GetImage(ctx, c.Image)
+	img, err := r.image(ctx, c.Image)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
-			err = errors.Join(err, runtime.ErrNotFound)
-		}
-		return nil, fmt.Errorf("image %s: %w", c.Image, err)
+		return nil, err
 	}
-	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
-	switch {
-	case len(c.Command) > 0:
-		opts = append(opts, oci.WithProcessArgs(append(append([]string{}, c.Command...), c.Args...)...))
-	case len(c.Args) > 0:
-		opts = append(opts, oci.WithImageConfigArgs(img, c.Args))
-	}
-	opts = append(opts,
-		oci.WithEnv(c.Env),
-		oci.WithHostname(sb.Hostname),
+	opts := append(containerSpec(img, sb, c),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetnsPath}),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: r.nsPath(sb.ID, "ipc")}),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: r.nsPath(sb.ID, "uts")}),
@@ -354,10 +342,46 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 		// (the JVM, Go's GOMAXPROCS) size themselves by the limits there.
 		withMount(specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}),
 		oci.WithCgroup(r.cgroupPath(sb.ID)+"/"+id),
-		oci.WithNoNewPrivileges,
 		oci.WithMounts(mounts(append(c.Mounts, r.podFileMounts(sb.ID, c.Mounts)...))),
 		oci.WithMounts(r.lxcfsMounts()),
 	)
+	return r.client.NewContainer(ctx, id,
+		// runc's state under fargo's data dir, not /run/containerd/runc: a new data
+		// dir never meets an old container of the same ID.
+		containerd.WithRuntime("io.containerd.runc.v2", &options.Options{Root: filepath.Join(r.dir, "runc")}),
+		containerd.WithImage(img),
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithNewSpec(opts...),
+		containerd.WithContainerLabels(withResourceLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name,
+			labelAttempt: strconv.Itoa(c.Attempt), labelImageID: imageRef(img)}, c.Resources, c.Annotations)),
+	)
+}
+
+// image is a pulled image, ErrNotFound if it is not.
+func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, error) {
+	img, err := r.client.GetImage(ctx, ref)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			err = errors.Join(err, runtime.ErrNotFound)
+		}
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// containerSpec is the part of a container's spec that comes from its image
+// and the pod, whatever runs it: the process, its user and privileges, its
+// resources. Where the namespaces, cgroup and mounts come from is the
+// runtime's.
+func containerSpec(img containerd.Image, sb runtime.Sandbox, c runtime.Container) []oci.SpecOpts {
+	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
+	switch {
+	case len(c.Command) > 0:
+		opts = append(opts, oci.WithProcessArgs(append(append([]string{}, c.Command...), c.Args...)...))
+	case len(c.Args) > 0:
+		opts = append(opts, oci.WithImageConfigArgs(img, c.Args))
+	}
+	opts = append(opts, oci.WithEnv(c.Env), oci.WithHostname(sb.Hostname), oci.WithNoNewPrivileges)
 	if c.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
 	}
@@ -377,17 +401,7 @@ func (r *Runtime) newContainer(ctx context.Context, sb runtime.Sandbox, c runtim
 	if c.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
-	opts = append(opts, withResources(c.Resources))
-	return r.client.NewContainer(ctx, id,
-		// runc's state under fargo's data dir, not /run/containerd/runc: a new data
-		// dir never meets an old container of the same ID.
-		containerd.WithRuntime("io.containerd.runc.v2", &options.Options{Root: filepath.Join(r.dir, "runc")}),
-		containerd.WithImage(img),
-		containerd.WithNewSnapshot(id, img),
-		containerd.WithNewSpec(opts...),
-		containerd.WithContainerLabels(withResourceLabels(map[string]string{labelSandbox: sb.ID, labelContainer: c.Name,
-			labelAttempt: strconv.Itoa(c.Attempt), labelImageID: imageRef(img)}, c.Resources, c.Annotations)),
-	)
+	return append(opts, withResources(c.Resources))
 }
 
 // withSysctls has runc set the kernel parameters in the container's

@@ -18,11 +18,22 @@ type guestConn struct {
 	api.GuestClient
 	client *ttrpc.Client
 	hello  *api.HelloResponse
+	done   chan struct{} // closed when the connection ends
+}
+
+func (c *guestConn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // connect dials the VM's agent socket (QEMU's end of the virtio-serial port)
-// until the guest answers Hello or ctx ends, and checks its protocol.
-func connect(ctx context.Context, socket string) (*guestConn, error) {
+// until the guest answers Hello, the VM is gone (alive says) or ctx ends, and
+// checks the guest's protocol.
+func connect(ctx context.Context, socket string, alive func() bool) (*guestConn, error) {
 	var last error
 	for {
 		c, err := tryConnect(ctx, socket)
@@ -30,6 +41,9 @@ func connect(ctx context.Context, socket string) (*guestConn, error) {
 			return c, nil
 		}
 		last = err
+		if !alive() {
+			return nil, fmt.Errorf("connecting to the guest: the VM stopped (last: %v)", last)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("connecting to the guest at %s: %w (last: %v)", socket, ctx.Err(), last)
@@ -44,8 +58,9 @@ func tryConnect(ctx context.Context, socket string) (*guestConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := ttrpc.NewClient(conn)
-	c := &guestConn{GuestClient: api.NewGuestClient(client), client: client}
+	done := make(chan struct{})
+	client := ttrpc.NewClient(conn, ttrpc.WithOnClose(func() { close(done) }))
+	c := &guestConn{GuestClient: api.NewGuestClient(client), client: client, done: done}
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c.hello, err = c.Hello(hctx, &api.HelloRequest{HostVersion: version.Version, HostUnixNano: time.Now().UnixNano()})

@@ -29,6 +29,10 @@ const (
 	// LabelSandbox and LabelHost tie a Fargate node to its Sandbox and host.
 	LabelSandbox = "fargo.dev/sandbox"
 	LabelHost    = "fargo.dev/host"
+	// LabelIsolation on a Fargate node says what isolates its pod: "container"
+	// (namespaces and cgroups on the host's kernel) or "microvm" (a VM with its
+	// own kernel).
+	LabelIsolation = "fargo.dev/isolation"
 	// LabelPodUID ties a Sandbox to its pod.
 	LabelPodUID = "fargo.dev/pod-uid"
 	// AnnotationClientRequestToken keeps the EKS API's idempotency token.
