@@ -48,10 +48,12 @@ func (cs *containers) runc(logFile string, stdio [3]*os.File, args ...string) er
 	all := append([]string{"--root", runcRoot, "--log", logFile, "--log-format", "json"}, args...)
 	cmd := exec.Command("runc", all...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("runc %s: %w", args[0], err)
 	}
 	ws := <-cs.reaper.exit(cmd.Process.Pid)
+	logf("runc %s: exit %d after %s", args[0], code(ws), time.Since(start).Round(time.Millisecond))
 	_ = cmd.Process.Release()
 	if ws.ExitStatus() != 0 || ws.Signaled() {
 		return fmt.Errorf("runc %s: exit %d: %s", args[0], code(ws), lastRuncError(logFile))

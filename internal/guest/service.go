@@ -31,11 +31,18 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ttrpc.NewServer()
+	// Each call is logged on the guest's console (the host's console.log).
+	srv, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+		start := time.Now()
+		resp, err := m(ctx, u)
+		logf("%s: %s, %v", info.FullMethod, time.Since(start).Round(time.Millisecond), err)
+		return resp, err
+	}))
 	if err != nil {
 		return fmt.Errorf("creating the ttrpc server: %w", err)
 	}
 	api.RegisterGuestService(srv, &service{cs: &containers{reaper: newReaper(), byID: map[string]*container{}}, boot: time.Now()})
+	logf("serving %s on %s", Protocol, l.path)
 	return srv.Serve(ctx, l)
 }
 
@@ -116,6 +123,11 @@ func Main() {
 	if err := Serve(context.Background()); err != nil {
 		fatal(err)
 	}
+}
+
+// logf writes to the guest's console (the host's console.log).
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "fargo-guest: "+format+"\n", args...)
 }
 
 func fatal(err error) {

@@ -21,6 +21,12 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// VMs lists the PIDs of the microvm runtime's QEMUs serving dataDir.
+func VMs(dataDir string) []string {
+	out, _ := exec.Command("pgrep", "-f", "qemu-system-x86_64 .*"+dataDir+"/microvm/").Output()
+	return strings.Fields(string(out))
+}
+
 // SandboxProcs lists the PIDs in fargo's sandbox cgroups (/fargo/<host>/<sandbox>/<container>).
 func SandboxProcs() []string {
 	paths, _ := filepath.Glob("/sys/fs/cgroup/memory/fargo/*/*/*/cgroup.procs")
@@ -39,6 +45,7 @@ func CleanupSandboxes(t testing.TB, dataDir string) {
 	_ = exec.Command("pkill", "-f", "containerd-shim-runc-v2 .*-address "+dataDir+"/").Run()
 	_ = exec.Command("pkill", "-f", "containerd --config "+dataDir+"/").Run()
 	_ = exec.Command("pkill", "-f", "lxcfs --foreground --pidfile "+dataDir+"/").Run()
+	_ = exec.Command("pkill", "-9", "-f", "qemu-system-x86_64 .*"+dataDir+"/microvm/").Run() // the microvm runtime's VMs
 	// Node-group kubelets outlive a server that died (as its sandboxes do); left,
 	// they hold their node addresses for the next test.
 	_ = exec.Command("pkill", "-f", "fargo kubelet --config="+dataDir+"/").Run()

@@ -1,4 +1,4 @@
-//go:build root
+//go:build microvm
 
 package microvm
 
@@ -23,11 +23,11 @@ const host = "conformance-vm"
 // The microvm backend passes the conformance suite: each sandbox a QEMU
 // microvm (TCG here) booting the guest make guest built, images from a
 // registry on loopback through fargo's containerd, networks prepared as the
-// agent prepares them. Root only (make test-e2e).
+// agent prepares them. Root only (make test-microvm).
 func TestConformance(t *testing.T) {
 	guestDir, _ := filepath.Abs("../../../bin/microvm")
 	if _, err := os.Stat(filepath.Join(guestDir, "initrd.img")); err != nil {
-		t.Fatalf("no guest in %s: run make guest first (%v)", guestDir, err)
+		t.Fatalf("no guest in %s: run make guest first, or run make test-microvm (%v)", guestDir, err)
 	}
 	dir := t.TempDir()
 	d, err := containerd.StartDaemon(context.Background(), filepath.Join(dir, "containerd"), filepath.Join(dir, "containerd.log"))

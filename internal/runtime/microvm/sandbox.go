@@ -76,11 +76,11 @@ func (r *Runtime) CreateSandbox(ctx context.Context, sb runtime.Sandbox) error {
 	return fmt.Errorf("creating sandbox %s: %w", sb.ID, err)
 }
 
-// bootTries bounds the boots of one VM: under TCG here, about one boot in
-// five hangs before the kernel's first console line (samples of its RIP:
-// loops waiting for jiffies, the timer tick never delivered); such a boot
-// is killed and made again.
-const bootTries = 3
+// bootTries bounds the boots of one VM: a kernel that says nothing in
+// kernelDeadline is killed and booted again. Under TCG here, boots hang at
+// random in the kernel's LAPIC timer calibration, waiting for PIT ticks that
+// never come (docs/microvm.md).
+const bootTries = 5
 
 // boot starts the VM on the sandbox's network and sets the guest up.
 func (r *Runtime) boot(ctx context.Context, v vm, sb runtime.Sandbox) error {

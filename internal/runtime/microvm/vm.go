@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fargo-dev/fargo/internal/datadir"
 	"github.com/fargo-dev/fargo/internal/guest"
 )
 
@@ -51,12 +52,14 @@ type machine struct {
 	accel                string // "kvm" or "tcg"
 }
 
-// kernelArgs is the guest kernel's command line. Under TCG here, a boot now
-// and then hung in calibrate_delay, waiting for a first timer tick that never
-// came: lpj (the loops per jiffy of a 4 GHz CPU at HZ 250) skips that loop,
-// and no_timer_check and tsc=reliable the other waits on early ticks, as Kata
-// Containers' guests do.
-const kernelArgs = "console=ttyS0 quiet reboot=t panic=-1 lpj=8000000 no_timer_check tsc=reliable"
+// kernelArgs is the guest kernel's command line.
+const kernelArgs = "console=ttyS0 quiet reboot=t panic=-1"
+
+// tcg is how QEMU emulates the CPUs without KVM: multi-threaded TCG, a
+// 64 MiB translation cache per VM (the default is 1 GiB). icount (a guest
+// clock that follows the instructions run) made every boot succeed here, but
+// runc create then never returned in the guest; see docs/microvm.md.
+var tcg = []string{"-accel", "tcg,thread=multi,tb-size=64"}
 
 // vcpus is the VM's CPU count: whole vCPUs, at least the provisioned
 // millicores (the guest's pod cgroup holds it to the fraction).
@@ -64,32 +67,31 @@ func vcpus(milliCPU int64) int64 { return max(1, (milliCPU+999)/1000) }
 
 // args is QEMU's command line for a VM of the given size; the tap is fd 3.
 func (m machine) args(v vm, name, mac string, milliCPU, memoryMiB int64) []string {
-	accel := "tcg,thread=multi,tb-size=64"
-	cpu, opts := "max", ""
+	accel, cpu, opts := tcg, "max", ""
 	if m.accel == "kvm" {
-		accel, cpu, opts = "kvm", "host", ",pit=off,pic=off,rtc=off"
+		accel, cpu, opts = []string{"-accel", "kvm"}, "host", ",pit=off,pic=off,rtc=off"
 	}
-	return []string{
+	return append(append([]string{
 		"-name", "fargo-" + name,
-		"-M", "microvm,acpi=on,x-option-roms=off,isa-serial=on" + opts,
-		"-accel", accel, "-cpu", cpu,
-		"-smp", strconv.FormatInt(vcpus(milliCPU), 10), "-m", strconv.FormatInt(memoryMiB, 10) + "M",
+		"-M", "microvm,acpi=on,x-option-roms=off,isa-serial=on" + opts}, accel...),
+		"-cpu", cpu,
+		"-smp", strconv.FormatInt(vcpus(milliCPU), 10), "-m", strconv.FormatInt(memoryMiB, 10)+"M",
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", m.kernel, "-initrd", m.initrd,
 		"-append", kernelArgs,
-		"-serial", "file:" + v.path("console.log"),
+		"-serial", "file:"+v.path("console.log"),
 		"-global", "virtio-mmio.force-legacy=off",
 		"-netdev", "tap,id=net0,fd=3,vhost=off",
-		"-device", "virtio-net-device,netdev=net0,mac=" + mac,
-		"-fsdev", "local,id=share,path=" + v.share() + ",security_model=passthrough,multidevs=remap",
-		"-device", "virtio-9p-device,fsdev=share,mount_tag=" + guest.ShareTag,
-		"-chardev", "socket,id=guest,path=" + v.path("guest.sock") + ",server=on,wait=off",
+		"-device", "virtio-net-device,netdev=net0,mac="+mac,
+		"-fsdev", "local,id=share,path="+v.share()+",security_model=passthrough,multidevs=remap",
+		"-device", "virtio-9p-device,fsdev=share,mount_tag="+guest.ShareTag,
+		"-chardev", "socket,id=guest,path="+v.path("guest.sock")+",server=on,wait=off",
 		"-device", "virtio-serial-device,max_ports=2",
-		"-device", "virtserialport,chardev=guest,name=" + guest.PortName,
-		"-qmp", "unix:" + v.path("qmp.sock") + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=guest,name="+guest.PortName,
+		"-qmp", "unix:"+v.path("qmp.sock")+",server=on,wait=off",
 		"-pidfile", v.path("qemu.pid"),
 		"-daemonize",
-	}
+	)
 }
 
 // boot starts QEMU daemonized with the tap's fd; it returns once QEMU has
@@ -97,6 +99,8 @@ func (m machine) args(v vm, name, mac string, milliCPU, memoryMiB int64) []strin
 func (m machine) boot(ctx context.Context, v vm, tap *os.File, name, mac string, milliCPU, memoryMiB int64) error {
 	cmd := exec.CommandContext(ctx, m.qemu, m.args(v, name, mac, milliCPU, memoryMiB)...)
 	cmd.ExtraFiles = []*os.File{tap}
+	// fargo uninstall finds it by this mark (DATA/microvm/<sandbox> → DATA).
+	datadir.Mark(cmd, filepath.Dir(filepath.Dir(v.dir)))
 	// Its own session: a signal to the agent's process group is not the VM's.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,4 +1,4 @@
-//go:build root
+//go:build microvm
 
 package guestimage
 
@@ -9,7 +9,7 @@ import (
 )
 
 // ResolveModules orders Debian's modules dependencies first, as read from
-// their .modinfo: on the kernel make guest fetched (the root tier runs after it).
+// their .modinfo: on the kernel make guest fetched (make test-microvm).
 func TestResolveModules(t *testing.T) {
 	trees, _ := filepath.Glob("../../../../bin/microvm/cache/*/lib/modules/*")
 	if len(trees) == 0 {
