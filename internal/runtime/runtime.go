@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -308,4 +309,28 @@ type Runtime interface {
 
 	// Close releases the backend's connections; sandboxes keep running.
 	Close() error
+}
+
+// RunLog is the log file of container name's current run in list (a
+// sandbox's containers), or of the run before with previous; logPath gives
+// a run's file, which must exist.
+func RunLog(list []ContainerStatus, sandboxID, name string, previous bool, logPath func(attempt int) string) (string, error) {
+	for _, c := range list {
+		if c.Name != name {
+			continue
+		}
+		attempt := c.Attempt
+		if previous {
+			attempt--
+		}
+		if attempt < 0 {
+			return "", fmt.Errorf("no log of run %d of container %s: %w", attempt, name, ErrNotFound)
+		}
+		path := logPath(attempt)
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("no log of run %d of container %s: %w", attempt, name, ErrNotFound)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("container %s of sandbox %s: %w", name, sandboxID, ErrNotFound)
 }

@@ -42,7 +42,7 @@ func TestConformance(t *testing.T) {
 	_, subnet, _ := net.ParseCIDR(vpc)
 	img, err := images.Busybox()
 	ref := images.Serve(t, "busybox", img, err)
-	conformance.Run(t, conformance.Fixture{
+	conformance.Run(t, conformance.Busybox(conformance.Fixture{
 		New: func(t *testing.T) runtime.Runtime {
 			rt, err := containerd.New(d.Socket, d.Dir, host)
 			if err != nil {
@@ -62,15 +62,7 @@ func TestConformance(t *testing.T) {
 			})
 			return path
 		},
-		Image:       ref,
-		Sleep:       []string{"sleep", "3600"},
-		Exit:        func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
-		Cat:         []string{"cat"},
-		Echo:        func(s string) []string { return []string{"echo", s} },
-		ReadFile:    func(path string) []string { return []string{"cat", path} },
-		Ticks:       []string{"sh", "-c", "i=0; while true; do echo tick $i; echo tock $i >&2; i=$((i+1)); sleep 0.1; done"},
-		Listen:      func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
-		ListenLocal: func(port int) []string { return []string{"httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port)} },
+		Image: ref,
 		Limits: func(t *testing.T, id string) (int64, int64) {
 			cg := containerd.CgroupPath(host, id)
 			quota, period := readInt(t, "cpu", cg, "cpu.cfs_quota_us"), readInt(t, "cpu", cg, "cpu.cfs_period_us")
@@ -87,9 +79,7 @@ func TestConformance(t *testing.T) {
 			}
 			return res
 		},
-		// Doubling a shell string passes the 512 MiB sandbox limit in ~30 steps.
-		OOM: []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
-		IP:  net.ParseIP("192.168.200.4"),
+		IP: net.ParseIP("192.168.200.4"),
 		ComputeGone: func(t *testing.T, id string) bool {
 			for _, ctl := range []string{"memory", "cpu", "pids", "cpuset"} {
 				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", ctl, containerd.CgroupPath(host, id))); !os.IsNotExist(err) {
@@ -121,7 +111,7 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("preparing the leftover snapshot %s: %v", key, err)
 			}
 		},
-	})
+	}))
 }
 
 func readInt(t *testing.T, ctl, cg, file string) int64 {

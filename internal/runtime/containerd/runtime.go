@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -768,21 +767,7 @@ func (r *Runtime) ContainerLog(ctx context.Context, sandboxID, name string, prev
 	if err != nil {
 		return "", err
 	}
-	for _, c := range list {
-		if c.Name != name {
-			continue
-		}
-		attempt := c.Attempt
-		if previous {
-			attempt--
-		}
-		path := r.logPath(sandboxID, name, attempt)
-		if _, err := os.Stat(path); attempt < 0 || err != nil {
-			return "", fmt.Errorf("no log of run %d of container %s: %w", attempt, name, runtime.ErrNotFound)
-		}
-		return path, nil
-	}
-	return "", fmt.Errorf("container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
+	return runtime.RunLog(list, sandboxID, name, previous, func(attempt int) string { return r.logPath(sandboxID, name, attempt) })
 }
 
 func (r *Runtime) logPath(sandboxID, name string, attempt int) string {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/fargo-dev/fargo/internal/network/cni"
@@ -58,7 +57,7 @@ func TestConformance(t *testing.T) {
 		return rt
 	}
 	t.Logf("VMs run under %s", newRuntime(t).Accel())
-	conformance.Run(t, conformance.Fixture{
+	conformance.Run(t, conformance.Busybox(conformance.Fixture{
 		New: func(t *testing.T) runtime.Runtime { return newRuntime(t) },
 		Network: func(t *testing.T, id string, ip net.IP) string {
 			path, err := dp.Setup(context.Background(), id, ip, subnet)
@@ -76,17 +75,8 @@ func TestConformance(t *testing.T) {
 			})
 			return path
 		},
-		Image:       ref,
-		Sleep:       []string{"sleep", "3600"},
-		Exit:        func(code int) []string { return []string{"sh", "-c", "exit " + strconv.Itoa(code)} },
-		Cat:         []string{"cat"},
-		Echo:        func(s string) []string { return []string{"echo", s} },
-		ReadFile:    func(path string) []string { return []string{"cat", path} },
-		Ticks:       []string{"sh", "-c", "i=0; while true; do echo tick $i; echo tock $i >&2; i=$((i+1)); sleep 0.1; done"},
-		Listen:      func(port int) []string { return []string{"httpd", "-f", "-p", strconv.Itoa(port)} },
-		ListenLocal: func(port int) []string { return []string{"httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port)} },
-		OOM:         []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"},
-		IP:          net.ParseIP("192.168.201.4"),
+		Image: ref,
+		IP:    net.ParseIP("192.168.201.4"),
 		Limits: func(t *testing.T, id string) (int64, int64) {
 			cpu, mem, err := newRuntime(t).PodLimits(context.Background(), id)
 			if err != nil {
@@ -106,5 +96,5 @@ func TestConformance(t *testing.T) {
 		Unsupported: map[string]string{
 			"Attach": "attach to a VM's container is not built yet",
 		},
-	})
+	}))
 }

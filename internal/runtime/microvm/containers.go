@@ -440,19 +440,5 @@ func (r *Runtime) ContainerLog(ctx context.Context, sandboxID, name string, prev
 	if err != nil {
 		return "", err
 	}
-	for _, c := range list {
-		if c.Name != name {
-			continue
-		}
-		attempt := c.Attempt
-		if previous {
-			attempt--
-		}
-		path := r.vm(sandboxID).share(logRel(name, attempt))
-		if _, err := os.Stat(path); attempt < 0 || err != nil {
-			return "", fmt.Errorf("no log of run %d of container %s: %w", attempt, name, runtime.ErrNotFound)
-		}
-		return path, nil
-	}
-	return "", fmt.Errorf("container %s of sandbox %s: %w", name, sandboxID, runtime.ErrNotFound)
+	return runtime.RunLog(list, sandboxID, name, previous, func(attempt int) string { return r.vm(sandboxID).share(logRel(name, attempt)) })
 }
