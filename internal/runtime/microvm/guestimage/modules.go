@@ -13,9 +13,9 @@ import (
 	"strings"
 )
 
-// Modules are the modules the guest needs: the virtio-mmio transport and the
+// Modules are the modules the guest needs: the virtio PCI transport and the
 // devices fargo gives each VM (NIC, serial port, 9p share).
-var Modules = []string{"virtio_mmio", "virtio_net", "virtio_console", "9pnet_virtio", "9p"}
+var Modules = []string{"virtio_pci", "virtio_net", "virtio_console", "9pnet_virtio", "9p"}
 
 // ResolveModules finds each wanted module under dir (a kernel's
 // lib/modules/<version>) and returns their files, dependencies first.
