@@ -62,10 +62,10 @@ func TestMicroVMPods(t *testing.T) {
 
 	// Its own kernel, its own size.
 	host, _ := exec.Command("uname", "-r").Output()
-	if got := strings.TrimSpace(s.Kubectl("exec", "-n", "apps", "shell", "--", "uname", "-r")); got == "" || got == strings.TrimSpace(string(host)) {
+	if got := strings.TrimSpace(s.Kubectl("exec", "-n", "apps", "shell", "--", "busybox", "uname", "-r")); got == "" || got == strings.TrimSpace(string(host)) {
 		t.Errorf("uname -r in the pod = %q, the host's %q: want the guest's kernel", got, strings.TrimSpace(string(host)))
 	}
-	if got := strings.TrimSpace(s.Kubectl("exec", "-n", "apps", "shell", "--", "nproc")); got != "1" {
+	if got := strings.TrimSpace(s.Kubectl("exec", "-n", "apps", "shell", "--", "busybox", "nproc")); got != "1" {
 		t.Errorf("nproc in a 1 vCPU pod = %q, want 1", got)
 	}
 	size := jsonpath(s, `{.metadata.annotations.CapacityProvisioned}`, "get", "pod", "-n", "apps", "shell")
@@ -79,9 +79,10 @@ func TestMicroVMPods(t *testing.T) {
 	// nginx answers on each pod IP; kubectl exec and logs reach its container.
 	for _, pod := range strings.Fields(jsonpath(s, "{.items[*].metadata.name}", "get", "pods", "-n", "apps", "-l", "app=test2-fargate")) {
 		ip := jsonpath(s, "{.status.podIP}", "get", "pod", "-n", "apps", pod)
-		if got := httpGet(t, "http://"+ip+"/from-the-host"); !strings.Contains(got, "Welcome to nginx!") {
+		if got := httpGet(t, "http://"+ip+"/"); !strings.Contains(got, "Welcome to nginx!") {
 			t.Errorf("GET http://%s/ of pod %s = %q, want nginx's welcome page", ip, pod, got)
 		}
+		httpGet(t, "http://"+ip+"/from-the-host") // a 404, logged
 		if out, err := s.TryKubectl("exec", "-n", "apps", pod, "--", "nginx", "-v"); err != nil || !strings.Contains(out, "nginx version") {
 			t.Errorf("kubectl exec %s -- nginx -v: %v %q", pod, err, out)
 		}
