@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/fargo-dev/fargo/internal/guest/api"
@@ -200,13 +201,11 @@ func bindMounts(v vm, id string, in []runtime.Mount) ([]specs.Mount, error) {
 	return out, nil
 }
 
-// mounted says whether path is a mount point.
+// mounted says whether path is a mount point, bind mounts of the same
+// filesystem included (which a device comparison misses).
 func mounted(path string) bool {
-	var st, parent syscall.Stat_t
-	if syscall.Stat(path, &st) != nil || syscall.Stat(filepath.Dir(path), &parent) != nil {
-		return false
-	}
-	return st.Dev != parent.Dev || st.Ino == parent.Ino
+	ok, err := mountinfo.Mounted(path)
+	return err == nil && ok
 }
 
 // removeContainer has the guest forget the container, and frees its root
