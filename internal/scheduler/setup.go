@@ -41,9 +41,11 @@ func (s *Scheduler) SetupWithManager(mgr ctrl.Manager) error {
 		}}).
 		// A node turning Ready lets its pod bind.
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(s.podOfNode)).
+		// Any host change may make room: capacity, a cordon lifted, or a heartbeat
+		// after a silence longer than HostGrace (a status-only update).
 		Watches(&v1alpha1.Host{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 			return requests(s.retries.hungry())
-		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		})).
 		Watches(&v1alpha1.FargateProfile{}, handler.EnqueueRequestsFromMapFunc(s.allWaiting)).
 		Complete(s)
 	if err != nil {

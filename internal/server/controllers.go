@@ -89,7 +89,8 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		}
 	}
 	ws := mgr.GetWebhookServer()
-	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc}})
+	probe := webhook.NewProbe()
+	ws.Register(webhook.ProfileDefaultPath, &admission.Webhook{Handler: &webhook.ProfileDefaulter{Cluster: pc, Probe: probe}})
 	ws.Register(webhook.ProfileValidatePath, &admission.Webhook{Handler: &webhook.ProfileValidator{Cluster: pc, Reader: mgr.GetAPIReader()}})
 	ws.Register(webhook.PodMutatePath, &admission.Webhook{Handler: &webhook.PodMutator{Profiles: mgr.GetClient(), Reader: mgr.GetAPIReader()}})
 
@@ -121,8 +122,16 @@ func startControllers(cp *controlplane.ControlPlane, cluster *clusterconfig.Clus
 		c.stop(5 * time.Second)
 		return nil, err
 	}
+	// Ready once the API server calls the pod webhook, not merely once it is
+	// registered; a server where it never does still runs, said loudly.
+	if err := probe.Wait(ctx, direct, webhookProbeTimeout); err != nil {
+		klog.Warningf("pods may not reach the fargate-scheduler: %v", err)
+	}
 	return c, nil
 }
+
+// webhookProbeTimeout bounds the wait for the API server to call the pod webhook.
+const webhookProbeTimeout = 30 * time.Second
 
 // schedulerSubnets are the cluster's private subnets, parsed (the config is validated).
 func schedulerSubnets(c *clusterconfig.Cluster) map[string]scheduler.Subnet {

@@ -24,6 +24,8 @@ const (
 // ProfileDefaulter fills subnets and role on create, as EKS does.
 type ProfileDefaulter struct {
 	Cluster profile.Cluster
+	// Probe, if set, learns of the server's dry-run probe profiles.
+	Probe *Probe
 }
 
 // Handle implements admission.Handler.
@@ -34,6 +36,10 @@ func (d *ProfileDefaulter) Handle(_ context.Context, req admission.Request) admi
 	p := &v1alpha1.FargateProfile{}
 	if err := json.Unmarshal(req.Object.Raw, p); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if p.Annotations[AnnotationProbe] != "" && req.DryRun != nil && *req.DryRun {
+		d.Probe.saw()
+		return admission.Allowed("")
 	}
 	profile.Default(&p.Spec, d.Cluster)
 	out, err := json.Marshal(p)

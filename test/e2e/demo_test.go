@@ -153,7 +153,7 @@ func runDemo(t *testing.T, script string) *demo {
 	t.Logf("%s output:\n%s", script, d.out)
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dataDir, "demo", "server.log"))
-		t.Fatalf("hack/%s: %v\nserver output:\n%s", script, err, tail(string(log), 30))
+		t.Fatalf("hack/%s: %v\nserver output:\n%s", script, err, harness.Tail(string(log), 30))
 	}
 	return d
 }

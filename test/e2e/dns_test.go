@@ -94,7 +94,7 @@ func TestClusterDNS(t *testing.T) {
 		if t.Failed() {
 			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
 			logs, _ := s.TryKubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail", "20")
-			t.Logf("%s\ncoredns:\n%s\nserver output:\n%s", out, logs, tail(s.Output(), 30))
+			t.Logf("%s\ncoredns:\n%s\nserver output:\n%s", out, logs, harness.Tail(s.Output(), 30))
 		}
 	})
 	if out := s.Output(); !strings.Contains(out, "CoreDNS kube-system/coredns on the node groups, Service kube-dns at 10.100.0.10") {
@@ -296,7 +296,7 @@ vpc:
 		if t.Failed() {
 			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
 			ev, _ := s.TryKubectl("get", "events", "-n", "kube-system")
-			t.Logf("%s\n%s\nserver output:\n%s", out, ev, tail(s.Output(), 30))
+			t.Logf("%s\n%s\nserver output:\n%s", out, ev, harness.Tail(s.Output(), 30))
 		}
 	})
 	if out := s.Output(); !strings.Contains(out, "CoreDNS kube-system/coredns on Fargate (profile fp-default)") {

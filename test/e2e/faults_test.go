@@ -68,10 +68,10 @@ func TestFaults(t *testing.T) {
 		if t.Failed() {
 			out, _ := s.TryKubectl("get", "pods", "-n", "faults", "-o", "wide")
 			t.Log(out)
-			t.Logf("server output:\n%s", tail(s.Output(), 30))
+			t.Logf("server output:\n%s", harness.Tail(s.Output(), 30))
 			for _, log := range []string{"fargo.log", "containerd.log"} {
 				data, _ := os.ReadFile(filepath.Join(dataDir, "logs", log))
-				t.Logf("%s:\n%s", log, tail(string(data), 30))
+				t.Logf("%s:\n%s", log, harness.Tail(string(data), 30))
 			}
 		}
 	})
@@ -123,7 +123,7 @@ func TestFaults(t *testing.T) {
 		sameContainers(t, running, now)
 		checkConsistent(t, s, now)
 		if !strings.Contains(s.Output(), "warning: containerd") || !strings.Contains(s.Output(), "stopped unexpectedly") {
-			t.Errorf("the server does not report containerd's death:\n%s", tail(s.Output(), 40))
+			t.Errorf("the server does not report containerd's death:\n%s", harness.Tail(s.Output(), 40))
 		}
 		running = now
 	})
@@ -182,7 +182,7 @@ func TestFaults(t *testing.T) {
 		// node lease, status and heartbeat write is refused: nothing may stop.
 		time.Sleep(45 * time.Second)
 		if s.Exited() {
-			t.Fatalf("the server stopped on a full disk:\n%s", tail(s.Output(), 20))
+			t.Fatalf("the server stopped on a full disk:\n%s", harness.Tail(s.Output(), 20))
 		}
 		during, _, err := runningPods(s.Client())
 		if err != nil {
@@ -330,12 +330,4 @@ func containerdPidOrZero(dataDir string) int {
 	}
 	pid, _ := strconv.Atoi(strings.Fields(string(out))[0])
 	return pid
-}
-
-func tail(s string, lines int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
 }

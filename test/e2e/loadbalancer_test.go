@@ -71,7 +71,7 @@ func TestSeedLoadBalancers(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := s.TryKubectl("get", "pods,services", "-A", "-o", "wide")
-			t.Logf("%s\nserver output:\n%s", out, tail(s.Output(), 30))
+			t.Logf("%s\nserver output:\n%s", out, harness.Tail(s.Output(), 30))
 		}
 	})
 	_, public, _ := net.ParseCIDR("192.168.0.0/19")

@@ -59,11 +59,11 @@ func TestMixedClusterWithManagedNodeGroup(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := s.TryKubectl("get", "pods", "-A", "-o", "wide")
-			t.Logf("%s\nserver output:\n%s", out, tail(s.Output(), 30))
+			t.Logf("%s\nserver output:\n%s", out, harness.Tail(s.Output(), 30))
 			logs, _ := filepath.Glob(filepath.Join(dataDir, "logs", "node-*-kubelet.log"))
 			for _, l := range logs {
 				data, _ := os.ReadFile(l)
-				t.Logf("%s:\n%s", l, tail(string(data), 20))
+				t.Logf("%s:\n%s", l, harness.Tail(string(data), 20))
 			}
 		}
 	})

@@ -70,7 +70,7 @@ func TestNodeGroupNodeRunsPods(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			data, _ := os.ReadFile(filepath.Join(dataDir, "logs", "node-192.168.127.193-kubelet.log"))
-			t.Logf("kubelet log:\n%s", tail(string(data), 40))
+			t.Logf("kubelet log:\n%s", harness.Tail(string(data), 40))
 		}
 		if !stopped {
 			_ = node.Stop()

@@ -42,7 +42,7 @@ func TestKubectlVerbsOnBothKinds(t *testing.T) {
 	s := harness.StartServerWith(t, append(args, "--runtime", "containerd", "--host-name", "verbs", "--cpu-overcommit", "4"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s\nserver output:\n%s", s.Kubectl("get", "pods,nodes", "-A", "-o", "wide"), tail(s.Output(), 30))
+			t.Logf("%s\nserver output:\n%s", s.Kubectl("get", "pods,nodes", "-A", "-o", "wide"), harness.Tail(s.Output(), 30))
 		}
 	})
 	group := clusterconfig.DefaultNodeGroupName("fargo")

@@ -177,8 +177,42 @@ func Launch(t testing.TB, args []string) *Server {
 		t.Fatalf("starting fargo server: %v", err)
 	}
 	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() { s.Stop() })
+	t.Cleanup(func() {
+		failed := t.Failed() // before Stop, which prints everything when it fails
+		s.Stop()
+		if failed {
+			t.Logf("fargo server output (last %d lines):\n%s", outputTail, Tail(s.out.String(), outputTail))
+			t.Logf("errors and warnings in %s (last %d):\n%s", s.LogFile(), outputTail, Tail(problems(s.LogFile()), outputTail))
+		}
+	})
 	return s
+}
+
+// outputTail is how much of a failed test's server output is shown.
+const outputTail = 300
+
+// LogFile is the server's klog file.
+func (s *Server) LogFile() string { return filepath.Join(s.DataDir, "logs", "fargo.log") }
+
+// problems is the error and warning lines of a klog file.
+func problems(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "E") || strings.HasPrefix(line, "W") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Tail is the last n lines of s.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // WaitReady waits for the ready line, or fails with the server's output.

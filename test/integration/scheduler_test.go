@@ -20,12 +20,32 @@ import (
 
 func eventMessages(t *testing.T, s *harness.Server, ns, pod, reason string) string {
 	t.Helper()
-	out, _ := s.TryKubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name="+pod+",reason="+reason, "-o", "jsonpath={range .items[*]}{.source.component}|{.reportingComponent}: {.message}{\"\\n\"}{end}")
+	sel := "involvedObject.name=" + pod
+	if reason != "" { // "" is any reason
+		sel += ",reason=" + reason
+	}
+	out, _ := s.TryKubectl("get", "events", "-n", ns, "--field-selector", sel, "-o", "jsonpath={range .items[*]}{.source.component}|{.reportingComponent}: {.message}{\"\\n\"}{end}")
 	return out
+}
+
+// dumpOnFailure logs the cluster's scheduling state if the test fails.
+func dumpOnFailure(t *testing.T, s *harness.Server) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		out, _ := s.TryKubectl("get", "fargateprofiles,hosts,sandboxes,nodes", "-o", "wide")
+		t.Logf("at the failure:\n%s", out)
+		out, _ = s.TryKubectl("get", "pods", "-A", "-o", "custom-columns=NS:.metadata.namespace,NAME:.metadata.name,SCHEDULER:.spec.schedulerName,NODE:.spec.nodeName,NOMINATED:.status.nominatedNodeName,PHASE:.status.phase")
+		t.Logf("pods:\n%s", harness.Tail(out, 60))
+		out, _ = s.TryKubectl("get", "events", "-A", "--sort-by=.lastTimestamp")
+		t.Logf("events:\n%s", harness.Tail(out, 60))
+	})
 }
 
 func TestFargateSchedulerPlacesPods(t *testing.T) {
 	s := harness.StartServer(t)
+	dumpOnFailure(t, s)
 	s.RunTestHost()
 	createJSON(t, s, profileJSON("apps", `{"selectors":[{"namespace":"apps"}]}`))
 	waitProfile(t, s, "apps", "ACTIVE")
@@ -98,6 +118,7 @@ func TestFargateSchedulerPlacesPods(t *testing.T) {
 func TestFargateSchedulerManyPods(t *testing.T) {
 	const n = 200
 	s := harness.StartServer(t)
+	dumpOnFailure(t, s)
 	s.RunTestHost()
 	createJSON(t, s, profileJSON("bulk", `{"selectors":[{"namespace":"bulk"}]}`))
 	waitProfile(t, s, "bulk", "ACTIVE")
@@ -114,19 +135,32 @@ func TestFargateSchedulerManyPods(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	harness.Eventually(t, 3*time.Minute, fmt.Sprintf("%d pods bound", n), func() bool {
+	unbound := func() []corev1.Pod {
 		pods := &corev1.PodList{}
 		if err := c.List(ctx, pods, client.InNamespace("bulk")); err != nil {
-			return false
+			return nil
 		}
-		bound := 0
+		var out []corev1.Pod
 		for _, p := range pods.Items {
-			if p.Spec.NodeName != "" {
-				bound++
+			if p.Spec.NodeName == "" {
+				out = append(out, p)
 			}
 		}
-		return bound == n
-	})
+		if len(pods.Items) != n {
+			return append(out, corev1.Pod{}) // not all listed yet
+		}
+		return out
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for left := unbound(); len(left) > 0; left = unbound() {
+		if time.Now().After(deadline) {
+			for _, p := range left[:min(len(left), 10)] {
+				t.Logf("unbound %s: nominated %q, events: %s", p.Name, p.Status.NominatedNodeName, eventMessages(t, s, "bulk", p.Name, ""))
+			}
+			t.Fatalf("%d of %d pods still unbound after 3m", len(left), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Logf("%d pods created and bound in %s", n, time.Since(start))
 	sbs := &v1alpha1.SandboxList{}
 	if err := c.List(ctx, sbs); err != nil {
