@@ -148,7 +148,8 @@ func Start(ctx context.Context, cfg Config, rc *rest.Config, mgr ctrl.Manager, p
 		warn(fmt.Errorf("%w; kubectl logs and exec will not work for pods on host %s", err, cfg.HostName))
 	}
 	hb := &host.Heartbeat{Client: mgr.GetClient(), Name: cfg.HostName, KubeletEndpoint: a.endpoint, Every: cfg.Heartbeat, Clock: cfg.Clock,
-		Spec:  v1alpha1.HostSpec{Capacity: cfg.Capacity, Machine: cfg.Machine, Runtime: cfg.Runtime.Name()},
+		Spec: v1alpha1.HostSpec{Capacity: cfg.Capacity, Machine: cfg.Machine, Runtime: cfg.Runtime.Name(),
+			Isolations: runtime.IsolationsOf(cfg.Runtime)},
 		Beats: []func(context.Context) error{rec.Heartbeat}}
 	for name, r := range map[string]manager.RunnableFunc{"host heartbeat": hb.Start, "runtime relist": rec.Relist} {
 		if err := mgr.Add(r); err != nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fargo-dev/fargo/internal/runtime"
+	"github.com/fargo-dev/fargo/internal/runtime/tiers"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
 
@@ -52,7 +53,7 @@ type Options struct {
 
 // AddFlags registers the host flags on fs; none adds --runtime none.
 func (o *Options) AddFlags(fs *pflag.FlagSet, none string) {
-	help := "sandbox runtime: " + runtime.Describe()
+	help := "sandbox runtime: " + runtime.Describe() + "; or a list, e.g. containerd,microvm: each profile's fargo.dev/isolation tag picks the tier, the first by default"
 	if none != "" {
 		help += ", " + RuntimeNone + " (" + none + ")"
 	}
@@ -134,8 +135,11 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 	if _, _, err := net.SplitHostPort(o.KubeletAPIAddress); o.KubeletAPIAddress != "" && err != nil {
 		return cfg, fmt.Errorf("--kubelet-api-address %q: want host:port, e.g. 0.0.0.0:10250: %w", o.KubeletAPIAddress, err)
 	}
-	rt, err := runtime.New(ctx, o.Runtime, runtime.Config{Dir: filepath.Join(dataDir, o.Runtime), LogFile: filepath.Join(logDir, o.Runtime+".log"),
-		Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries, Warn: warn})
+	cfgOf := func(name string) runtime.Config {
+		return runtime.Config{Dir: filepath.Join(dataDir, name), LogFile: filepath.Join(logDir, name+".log"),
+			Host: cfg.HostName, InsecureRegistries: o.InsecureRegistries, Warn: warn}
+	}
+	rt, err := startRuntime(ctx, o.Runtime, cfgOf)
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnknown) {
 			return cfg, fmt.Errorf("--runtime %q: %w, or %s (no agent on this machine)", o.Runtime, err, RuntimeNone)
@@ -144,6 +148,28 @@ func (o *Options) Config(ctx context.Context, cluster Cluster, kubeletVersion, d
 	}
 	cfg.Runtime = rt
 	return cfg, nil
+}
+
+// startRuntime starts the backend called spec, or, for a list such as
+// containerd,microvm, each of them behind one runtime that gives every sandbox
+// the backend of its profile's tier (the first by default).
+func startRuntime(ctx context.Context, spec string, cfgOf func(string) runtime.Config) (runtime.Runtime, error) {
+	names := strings.Split(spec, ",")
+	if len(names) == 1 {
+		return runtime.New(ctx, spec, cfgOf(spec))
+	}
+	backends, err := runtime.NewEach(ctx, names, cfgOf)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := tiers.New(backends...)
+	if err != nil {
+		for _, b := range backends {
+			b.Close()
+		}
+		return nil, err
+	}
+	return rt, nil
 }
 
 // overcommit is a ratio flag's value: def when unset, refused outside 1–64 or

@@ -189,10 +189,17 @@ func ValidateTags(tags map[string]string) *Error {
 			return invalid("tag key %q is invalid: the prefix \"aws:\" is reserved for AWS", k)
 		case utf8.RuneCountInString(tags[k]) > maxTagValueLen:
 			return invalid("value of tag %q must be at most %d characters long", k, maxTagValueLen)
+		case k == v1alpha1.TagIsolation && tags[k] != v1alpha1.IsolationContainer && tags[k] != v1alpha1.IsolationMicroVM:
+			return invalid("tag %s=%q is invalid: the isolation tier is %s (the host's kernel) or %s (a VM per pod)",
+				k, tags[k], v1alpha1.IsolationContainer, v1alpha1.IsolationMicroVM)
 		}
 	}
 	return nil
 }
+
+// Isolation is the tier p's pods run in, from its fargo.dev/isolation tag; ""
+// leaves it to the host.
+func Isolation(p *v1alpha1.FargateProfile) string { return p.Spec.Tags[v1alpha1.TagIsolation] }
 
 // CheckCreate applies the cluster-wide rules to creating name next to existing:
 // unique names, the profile limit, and one transition at a time.

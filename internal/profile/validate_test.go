@@ -67,6 +67,7 @@ func TestValidateRefusesOversizedAndOddInput(t *testing.T) {
 		"tag key with a newline":   {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{"a\nb": "v"}},
 		"tag value with a newline": {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{"k": "v\n"}},
 		"129-character tag key":    {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{strings.Repeat("k", 129): "v"}},
+		"unknown isolation tier":   {PodExecutionRoleArn: role, Selectors: sel, Tags: map[string]string{v1alpha1.TagIsolation: "vm"}},
 	}
 	for name, spec := range cases {
 		if err := Validate("fp", &spec, testCluster); err == nil || err.Code != InvalidParameter {
@@ -74,7 +75,7 @@ func TestValidateRefusesOversizedAndOddInput(t *testing.T) {
 		}
 	}
 	ok := v1alpha1.FargateProfileSpec{PodExecutionRoleArn: role, Selectors: sel,
-		Tags: map[string]string{"team/owner": "Zoë @ core", strings.Repeat("é", 128): "+-=._:/@"}}
+		Tags: map[string]string{"team/owner": "Zoë @ core", strings.Repeat("é", 128): "+-=._:/@", v1alpha1.TagIsolation: v1alpha1.IsolationMicroVM}}
 	if err := Validate("fp", &ok, testCluster); err != nil {
 		t.Errorf("valid tags refused: %v", err)
 	}

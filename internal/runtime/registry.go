@@ -24,6 +24,10 @@ type Config struct {
 	// Warn tells the user at once of what the backend recovered from (a daemon
 	// that died and was started again); nil only logs it.
 	Warn func(error)
+	// Peers are the backends started before this one for the same host
+	// (--runtime containerd,microvm): a microvm backend takes its images from
+	// a containerd one instead of starting its own.
+	Peers []Runtime
 }
 
 // Backend is a registered runtime backend.
@@ -32,6 +36,9 @@ type Backend struct {
 	// Help is one line for --runtime's help.
 	Help string
 	New  func(ctx context.Context, cfg Config) (Runtime, error)
+	// Base is a backend others of a host build on (containerd: the image
+	// store): in a list, started first.
+	Base bool
 }
 
 var (
@@ -76,9 +83,7 @@ func Describe() string {
 
 // New starts the backend called name.
 func New(ctx context.Context, name string, cfg Config) (Runtime, error) {
-	registryMu.Lock()
-	b, ok := registry[name]
-	registryMu.Unlock()
+	b, ok := lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("%w; use %s", ErrUnknown, Describe())
 	}
@@ -87,4 +92,45 @@ func New(ctx context.Context, name string, cfg Config) (Runtime, error) {
 		return nil, fmt.Errorf("starting the %s runtime: %w", name, err)
 	}
 	return rt, nil
+}
+
+func lookup(name string) (Backend, bool) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	b, ok := registry[name]
+	return b, ok
+}
+
+// NewEach starts the backends called names for one host, base backends
+// first, each given those started before it as peers; cfgOf is each one's
+// configuration. It returns them in the order of names. On an error, those
+// started are closed.
+func NewEach(ctx context.Context, names []string, cfgOf func(name string) Config) ([]Runtime, error) {
+	order := make([]int, 0, len(names))
+	for pass := 0; pass < 2; pass++ { // bases, then the rest
+		for i, n := range names {
+			b, ok := lookup(n)
+			if !ok {
+				return nil, fmt.Errorf("%q: %w; use %s", n, ErrUnknown, Describe())
+			}
+			if b.Base == (pass == 0) {
+				order = append(order, i)
+			}
+		}
+	}
+	out := make([]Runtime, len(names))
+	var peers []Runtime
+	for _, i := range order {
+		cfg := cfgOf(names[i])
+		cfg.Peers = peers
+		rt, err := New(ctx, names[i], cfg)
+		if err != nil {
+			for j := len(peers) - 1; j >= 0; j-- {
+				peers[j].Close()
+			}
+			return nil, err
+		}
+		out[i], peers = rt, append(peers, rt)
+	}
+	return out, nil
 }

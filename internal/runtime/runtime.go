@@ -47,6 +47,10 @@ type Sandbox struct {
 	// Files are what every container sees at /etc/hosts, /etc/hostname and
 	// /etc/resolv.conf, unless it mounts something of its own there.
 	Files PodFiles
+	// Isolation is the tier asked for (IsolationContainer, IsolationMicroVM);
+	// empty: the backend's own. A backend runs only its own tier; a host with
+	// several (internal/runtime/tiers) picks the backend by it.
+	Isolation string
 }
 
 // PodFiles are the files kubelet (and the CRI runtime) manage in every container.
@@ -74,7 +78,26 @@ const (
 	IsolationMicroVM   = "microvm"
 )
 
-// IsolationOf is the isolation tier of a backend.
+// IsolationsOf are the tiers a backend runs sandboxes in, its default first.
+func IsolationsOf(rt Runtime) []string {
+	if t, ok := rt.(interface{ Isolations() []string }); ok {
+		return t.Isolations()
+	}
+	return []string{IsolationOf(rt)}
+}
+
+// VersionFor is the version of rt's backend for sandboxes of isolation ("":
+// the default), as a node shows it.
+func VersionFor(ctx context.Context, rt Runtime, isolation string) (string, error) {
+	if t, ok := rt.(interface {
+		VersionFor(context.Context, string) (string, error)
+	}); ok {
+		return t.VersionFor(ctx, isolation)
+	}
+	return rt.Version(ctx)
+}
+
+// IsolationOf is the isolation tier of a backend (its default, with several).
 func IsolationOf(rt Runtime) string {
 	if i := rt.Capabilities().Isolation; i != "" {
 		return i

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fargo-dev/fargo/internal/network/ipam"
 	"github.com/fargo-dev/fargo/internal/network/names"
+	"github.com/fargo-dev/fargo/internal/profile"
 	"github.com/fargo-dev/fargo/internal/sizing"
 	v1alpha1 "github.com/fargo-dev/fargo/pkg/apis/fargo/v1alpha1"
 )
@@ -91,7 +92,8 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 		_ = claims.Add(ipam.Claim{IP: sb.Spec.IP, Subnet: sb.Spec.SubnetID, Owner: ipam.Owner{Kind: "Sandbox", Name: sb.Name}})
 	}
 	perSubnet := claims.PerSubnet()
-	host, err := pickHost(rooms(hosts.Items, held, s.now(), s.HostGrace), size, s.Placement)
+	isolation := profile.Isolation(prof)
+	host, err := pickHost(offering(rooms(hosts.Items, held, s.now(), s.HostGrace), isolation), size, s.Placement)
 	if err != nil {
 		return nil, false, err
 	}
@@ -116,7 +118,7 @@ func (s *Scheduler) reserve(ctx context.Context, pod *corev1.Pod, prof *v1alpha1
 			Pod:     v1alpha1.PodReference{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
 			Profile: prof.Name, CapacityProvisioned: size.String(), MilliCPU: size.MilliCPU, MemoryMiB: size.MemoryMiB,
 			EphemeralStorageGiB: storageGiB, SubnetID: subnetID, SubnetCIDR: subnet.Net.String(), Zone: subnet.Zone, IP: ip.String(),
-			NodeName: names.NodeName(ip, s.Region), Host: host,
+			NodeName: names.NodeName(ip, s.Region), Host: host, Isolation: isolation,
 		},
 	}
 	s.claimed[ip.String()] = sb.DeepCopy()

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,10 @@ type room struct {
 	capCPU, capMem             int64
 	unschedulable, unreachable bool
 	heartbeat                  time.Time
+	// isolations are the tiers the host offers; lacks is the one asked for
+	// that it does not (see offering).
+	isolations []string
+	lacks      string
 }
 
 // rooms computes every host's free capacity. Sandboxes count until they are gone,
@@ -59,7 +64,11 @@ func rooms(hosts []v1alpha1.Host, sandboxes []*v1alpha1.Sandbox, now time.Time, 
 	for i := range hosts {
 		h := &hosts[i]
 		r := &room{name: h.Name, cpu: h.Spec.Capacity.MilliCPU, mem: h.Spec.Capacity.MemoryMiB, slots: -1,
-			capCPU: h.Spec.Capacity.MilliCPU, capMem: h.Spec.Capacity.MemoryMiB, unschedulable: h.Spec.Unschedulable}
+			capCPU: h.Spec.Capacity.MilliCPU, capMem: h.Spec.Capacity.MemoryMiB, unschedulable: h.Spec.Unschedulable,
+			isolations: h.Spec.Isolations}
+		if len(r.isolations) == 0 {
+			r.isolations = []string{v1alpha1.IsolationContainer} // agents from before tiers
+		}
 		if h.Spec.Capacity.Sandboxes > 0 {
 			r.slots = h.Spec.Capacity.Sandboxes
 		}
@@ -86,8 +95,19 @@ func rooms(hosts []v1alpha1.Host, sandboxes []*v1alpha1.Sandbox, now time.Time, 
 	return out
 }
 
+// offering marks the hosts that do not offer isolation ("" is any host's
+// default) and returns all.
+func offering(all []*room, isolation string) []*room {
+	for _, r := range all {
+		if isolation != "" && !slices.Contains(r.isolations, isolation) {
+			r.lacks = isolation
+		}
+	}
+	return all
+}
+
 func (r *room) fits(size sizing.Size) bool {
-	return !r.unschedulable && !r.unreachable && r.slots != 0 && r.cpu >= size.MilliCPU && r.mem >= size.MemoryMiB
+	return r.lacks == "" && !r.unschedulable && !r.unreachable && r.slots != 0 && r.cpu >= size.MilliCPU && r.mem >= size.MemoryMiB
 }
 
 // left is the share of the host still free after placing size: the scarcer of CPU
@@ -125,6 +145,8 @@ func pickHost(all []*room, size sizing.Size, p Placement) (string, error) {
 
 func (r *room) refusal(size sizing.Size) string {
 	switch {
+	case r.lacks != "":
+		return "runs no " + r.lacks + " sandboxes (" + strings.Join(r.isolations, ", ") + " only)"
 	case r.unschedulable:
 		return "unschedulable"
 	case r.unreachable && r.heartbeat.IsZero():

@@ -96,3 +96,22 @@ func TestBackoff(t *testing.T) {
 		t.Error("forget did not reset the pod")
 	}
 }
+
+// A profile's tier goes to a host that offers it; one without says so.
+func TestPlacementByIsolation(t *testing.T) {
+	now := time.Now()
+	small := sizing.Size{MilliCPU: 250, MemoryMiB: 512}
+	plain, vm := host("plain", 8000, 16384, 0, now), host("vm", 4000, 8192, 0, now)
+	vm.Spec.Isolations = []string{v1alpha1.IsolationContainer, v1alpha1.IsolationMicroVM}
+	hosts := []v1alpha1.Host{plain, vm}
+	if got, err := pickHost(offering(rooms(hosts, nil, now, time.Minute), v1alpha1.IsolationMicroVM), small, Spread); err != nil || got != "vm" {
+		t.Errorf("microvm: %q, %v; want host vm (plain, with more room, runs none)", got, err)
+	}
+	if got, err := pickHost(offering(rooms(hosts, nil, now, time.Minute), ""), small, Spread); err != nil || got != "plain" {
+		t.Errorf("no tier asked: %q, %v; want plain, the emptier", got, err)
+	}
+	_, err := pickHost(offering(rooms(hosts[:1], nil, now, time.Minute), v1alpha1.IsolationMicroVM), small, Spread)
+	if !errors.Is(err, errNoRoom) || !strings.Contains(err.Error(), "plain: runs no microvm sandboxes (container only)") {
+		t.Errorf("microvm on a container-only host: %v", err)
+	}
+}

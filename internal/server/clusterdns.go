@@ -47,7 +47,7 @@ func (s *started) startDNS(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	if s.host != nil {
-		if r, ok := s.host.Runtime.(interface{ Socket() string }); ok {
+		if r, ok := s.host.Runtime.(interface{ Socket() string }); ok && r.Socket() != "" {
 			if err := airgap.Import(ctx, r.Socket(), containerd.Namespace, *s.dnsImage); err != nil {
 				return "", err
 			}

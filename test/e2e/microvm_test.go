@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,22 +26,7 @@ func TestMicroVMPods(t *testing.T) {
 	ref := images.Serve(t, "busybox", img, err)
 	img, err = images.Nginx(filepath.Join(harness.Root(), "bin", "image-cache", "nginx"))
 	nginx := images.Serve(t, "nginx", img, err)
-	dataDir, err := os.MkdirTemp("", "fargo-e2e-vm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { harness.CleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
-	args := append(harness.ServerArgs(t, dataDir), "--runtime", "microvm", "--host-name", "e2evm")
-	s := harness.StartServerWith(t, args)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(s.Kubectl("get", "pods,nodes,sandboxes", "-A", "-o", "wide"))
-			t.Log(s.Kubectl("get", "events", "-n", "apps"))
-		}
-	})
-	s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"apps"},"spec":{"selectors":[{"namespace":"apps"}]}}`)
-	s.Kubectl("create", "namespace", "apps")
-	harness.Eventually(t, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", "apps"); return err == nil })
+	s, dataDir, args := startVMServer(t, "microvm", "e2evm", map[string]string{"apps": ""})
 	start := time.Now()
 	s.Kubectl("create", "deployment", "test2-fargate", "-n", "apps", "--image="+nginx, "--replicas=2")
 	// A 1 vCPU 2 GB pod beside them: busybox, for uname and free.
@@ -114,6 +100,89 @@ func TestMicroVMPods(t *testing.T) {
 
 	s2.Kubectl("delete", "deployment", "-n", "apps", "test2-fargate")
 	s2.Kubectl("delete", "pod", "-n", "apps", "shell")
+	harness.Eventually(t, 60*time.Second, "VMs and sandboxes gone", func() bool {
+		ns, _ := filepath.Glob("/run/netns/fargo-*")
+		return len(harness.VMs(dataDir)) == 0 && len(ns) == 0
+	})
+}
+
+// startVMServer starts a server with --runtime rt on host, a profile per
+// namespace of profiles (named after it, with the fargo.dev/isolation tag
+// given, if any) and the namespaces; everything is removed after the test.
+func startVMServer(t *testing.T, rt, host string, profiles map[string]string) (*harness.Server, string, []string) {
+	dataDir, err := os.MkdirTemp("", "fargo-e2e-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { harness.CleanupSandboxes(t, dataDir); os.RemoveAll(dataDir) })
+	args := append(harness.ServerArgs(t, dataDir), "--runtime", rt, "--host-name", host)
+	s := harness.StartServerWith(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(s.Kubectl("get", "pods,nodes,sandboxes", "-A", "-o", "wide"))
+			t.Log(s.Kubectl("get", "events", "-A"))
+		}
+	})
+	for ns, isolation := range profiles {
+		tags := ""
+		if isolation != "" {
+			tags = `,"tags":{"fargo.dev/isolation":"` + isolation + `"}`
+		}
+		s.CreateManifest(`{"apiVersion":"fargo.dev/v1alpha1","kind":"FargateProfile","metadata":{"name":"` + ns + `"},"spec":{"selectors":[{"namespace":"` + ns + `"}]` + tags + `}}`)
+		s.Kubectl("create", "namespace", ns)
+		harness.Eventually(t, 30*time.Second, "service account", func() bool { _, err := s.TryKubectl("get", "sa", "default", "-n", ns); return err == nil })
+	}
+	return s, dataDir, args
+}
+
+// One host, both tiers (--runtime containerd,microvm): a profile tagged
+// fargo.dev/isolation=microvm puts its pods in VMs, an untagged one's run as
+// containers (the first runtime listed); a restart keeps both.
+func TestIsolationTiers(t *testing.T) {
+	harness.RequireRoot(t)
+	img, err := images.Busybox()
+	ref := images.Serve(t, "busybox", img, err)
+	s, dataDir, args := startVMServer(t, "containerd,microvm", "e2etiers", map[string]string{"vms": "microvm", "plain": ""})
+	if got := jsonpath(s, "{.spec.isolations}", "get", "host", "e2etiers"); got != `["container","microvm"]` {
+		t.Errorf("host isolations %s", got)
+	}
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"%s"},"spec":{"containers":[{"name":"c","image":"` + ref + `","command":["sleep","3600"]}]}}`
+	for _, ns := range []string{"vms", "plain"} {
+		s.CreateManifest(fmt.Sprintf(pod, ns))
+	}
+	harness.Eventually(t, 5*time.Minute, "both pods running", func() bool {
+		return jsonpath(s, "{.status.phase}", "get", "pod", "-n", "vms", "p") == "Running" &&
+			jsonpath(s, "{.status.phase}", "get", "pod", "-n", "plain", "p") == "Running"
+	})
+	host, _ := exec.Command("uname", "-r").Output()
+	check := func(s *harness.Server) {
+		t.Helper()
+		for ns, want := range map[string]string{"vms": "microvm", "plain": "container"} {
+			node := jsonpath(s, "{.spec.nodeName}", "get", "pod", "-n", ns, "p")
+			if got := jsonpath(s, `{.metadata.labels.fargo\.dev/isolation}`, "get", "node", node); got != want {
+				t.Errorf("node %s of %s/p: fargo.dev/isolation=%q, want %s", node, ns, got, want)
+			}
+			kernel := strings.TrimSpace(s.Kubectl("exec", "-n", ns, "p", "--", "busybox", "uname", "-r"))
+			if own := kernel != strings.TrimSpace(string(host)); own != (want == "microvm") || kernel == "" {
+				t.Errorf("uname -r in %s/p = %q (host %q): want its own kernel only in a VM", ns, kernel, strings.TrimSpace(string(host)))
+			}
+		}
+		if vms := harness.VMs(dataDir); len(vms) != 1 {
+			t.Errorf("QEMU processes %v, want one (the vms pod's)", vms)
+		}
+	}
+	check(s)
+	ids := jsonpath(s, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-A")
+	s.Stop()
+	s2 := harness.StartServerWith(t, args)
+	time.Sleep(3 * time.Second) // a few agent resyncs
+	if got := jsonpath(s2, "{.items[*].status.containerStatuses[0].containerID}", "get", "pods", "-A"); got != ids {
+		t.Errorf("container IDs after restart %q, before %q", got, ids)
+	}
+	check(s2)
+	for _, ns := range []string{"vms", "plain"} {
+		s2.Kubectl("delete", "pod", "-n", ns, "p")
+	}
 	harness.Eventually(t, 60*time.Second, "VMs and sandboxes gone", func() bool {
 		ns, _ := filepath.Glob("/run/netns/fargo-*")
 		return len(harness.VMs(dataDir)) == 0 && len(ns) == 0

@@ -83,6 +83,7 @@ func benchRounds(b *testing.B) (rounds []int, partial bool) {
 // 1, 10 and 50, with the floor measured in the same run: `ctr run` of the same
 // image on fargo's containerd, and the same batches on a node group's kubelet. The 50-pod batch also gives the host's memory per
 // extra Fargate pod beyond the container itself (fargo, containerd, shims).
+// Each run ends with the microvm row: batches of 1 and 10 on --runtime microvm.
 func BenchmarkStartup(b *testing.B) {
 	harness.RequireRoot(b)
 	rounds, partial := benchRounds(b)
@@ -93,6 +94,7 @@ func BenchmarkStartup(b *testing.B) {
 	ngRunning, ngReady := map[int][]float64{}, map[int][]float64{}
 	var floor, density, nodeIdle, nodeAfter []float64
 	var parts [][3]float64 // server, containerd, shims per pod
+	vm := &vmStartup{running: map[int][]float64{}, ready: map[int][]float64{}, boots: map[int][]vmBoot{}}
 	for i := 0; i < b.N; i++ {
 		before := harness.LeftoversOnHost()
 		dataDir, err := os.MkdirTemp("", "fargo-bench-")
@@ -151,11 +153,18 @@ func BenchmarkStartup(b *testing.B) {
 		nodeAfter = append(nodeAfter, float64(nodeMem(b, dataDir))/(1<<20))
 		floor = append(floor, ctrRun(b, dataDir, ref, 5)...)
 		cleanup()
+		microvmStartup(b, ref, rounds, vm)
 	}
 	b.ReportMetric(percentile(running[1], 50), "running-p50-s")
 	b.ReportMetric(percentile(ready[1], 50), "ready-p50-s")
 	b.ReportMetric(percentile(floor, 50), "ctr-run-p50-s")
 	b.ReportMetric(benchdoc.Median(density), "host-MiB/pod")
+	b.ReportMetric(percentile(vm.running[1], 50), "vm-running-p50-s")
+	for _, n := range vmRounds {
+		if v := sorted(vm.running[n]); len(v) > 0 {
+			b.Logf("%d pods: microvm Running p50 %.3f s (%.3f–%.3f)", n, percentile(v, 50), v[0], v[len(v)-1])
+		}
+	}
 	for _, n := range rounds {
 		f, g := sorted(running[n]), sorted(ngRunning[n])
 		b.Logf("%d pods: Fargate Running p50 %.3f s (%.3f–%.3f), node group %.3f s (%.3f–%.3f): ratio %.2f", n,
@@ -183,6 +192,7 @@ func BenchmarkStartup(b *testing.B) {
 		fmt.Fprintf(&sec, "Target: p50 ≤ 0.5 s for one pod with a cached image (EKS Fargate: ~55 s).\n\n")
 		fmt.Fprintf(&sec, "Host memory per extra Fargate pod, containerd runtime, beyond the container itself: growth of the server's RSS plus the PSS of its containerd and of the pods' shims, 5 s after %d pods are Ready, divided by the pods: %s MiB (target ≤ 10); of which server %.2f, containerd %.2f, shims %.2f (medians).\n",
 			startupRounds[len(startupRounds)-1], benchdoc.Spread(density), medianOf(parts, 0), medianOf(parts, 1), medianOf(parts, 2))
+		sec.WriteString(vmSection(vm, running))
 		if err := benchdoc.ReplaceSection(doc, "bench-startup", sec.String()); err != nil {
 			b.Fatal(err)
 		}
@@ -210,7 +220,8 @@ func startPods(b testing.TB, c kubernetes.Interface, ns, image, prefix string, n
 		}()
 	}
 	runningAt, readyAt := map[string]time.Time{}, map[string]time.Time{}
-	timeout := time.After(3 * time.Minute)
+	wait := max(3*time.Minute, time.Duration(n)*30*time.Second) // VM boots under TCG: ~10 s of both cores each
+	timeout := time.After(wait)
 	for len(readyAt) < n {
 		select {
 		case ev := <-w.ResultChan():
@@ -228,7 +239,7 @@ func startPods(b testing.TB, c kubernetes.Interface, ns, image, prefix string, n
 				}
 			}
 		case <-timeout:
-			b.Fatalf("%d of %d pods in %s Ready after 3 minutes", len(readyAt), n, ns)
+			b.Fatalf("%d of %d pods in %s Ready after %s", len(readyAt), n, ns, wait)
 		}
 	}
 	wg.Wait()

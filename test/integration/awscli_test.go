@@ -79,6 +79,23 @@ func testAWSCLI(t *testing.T, bin string, s *harness.Server) {
 	if got := s.Kubectl("get", "fp", "cli", "-o", "jsonpath={.spec.tags}"); got != `{"env":"dev"}` {
 		t.Errorf("tags in the object = %s", got)
 	}
+	// The isolation tier is a tag: only known tiers (EKS's error types for a
+	// bad tag: BadRequestException from TagResource, InvalidParameterException
+	// from a create).
+	if out, err := awsCLI(t, bin, s, "eks", "tag-resource", "--resource-arn", arn, "--tags", "fargo.dev/isolation=vm"); err == nil ||
+		!strings.Contains(out, "BadRequestException") || !strings.Contains(out, "isolation tier is container") {
+		t.Errorf("tag fargo.dev/isolation=vm: err %v\n%s", err, out)
+	}
+	if out, err := awsCLI(t, bin, s, "eks", "create-fargate-profile", "--cluster-name", "limits", "--fargate-profile-name", "badtier",
+		"--pod-execution-role-arn", "arn:aws:iam::123456789012:role/AmazonEKSFargatePodExecutionRole",
+		"--selectors", "namespace=badtier", "--tags", "fargo.dev/isolation=kvm"); err == nil ||
+		!strings.Contains(out, "InvalidParameterException") || !strings.Contains(out, "isolation tier is container") {
+		t.Errorf("create with fargo.dev/isolation=kvm: err %v\n%s", err, out)
+	}
+	must("eks", "tag-resource", "--resource-arn", arn, "--tags", "fargo.dev/isolation=microvm")
+	if got := s.Kubectl("get", "fp", "cli", "-o", `jsonpath={.spec.tags.fargo\.dev/isolation}`); got != "microvm" {
+		t.Errorf("isolation tag in the object = %q", got)
+	}
 	must("eks", "delete-fargate-profile", "--cluster-name", "limits", "--fargate-profile-name", "cli")
 	harness.Eventually(t, time.Minute, "profile cli deleted", func() bool {
 		_, err := s.TryKubectl("get", "fp", "cli")

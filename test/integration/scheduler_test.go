@@ -105,6 +105,19 @@ func TestFargateSchedulerPlacesPods(t *testing.T) {
 	createJSON(t, s, profileJSON("later", `{"selectors":[{"namespace":"later"}]}`))
 	harness.Eventually(t, 30*time.Second, "early bound after its profile became ACTIVE", func() bool { return get("later", "early", "{.spec.nodeName}") != "" })
 
+	// A profile asking for micro-VMs: this host runs containers only, said per host.
+	createJSON(t, s, profileJSON("vms", `{"selectors":[{"namespace":"other","labels":{"tier":"vm"}}],"tags":{"fargo.dev/isolation":"microvm"}}`))
+	waitProfile(t, s, "vms", "ACTIVE")
+	s.CreateManifest(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vm","namespace":"other","labels":{"tier":"vm"}},"spec":{"containers":[{"name":"c","image":"x"}]}}`)
+	harness.Eventually(t, 30*time.Second, "no host for a microvm pod", func() bool {
+		return strings.Contains(eventMessages(t, s, "other", "vm", "FailedScheduling"), "test-host: runs no microvm sandboxes (container only)")
+	})
+	if got := get("later", "early", `{.spec.nodeName}`); got != "" {
+		if l, _ := s.TryKubectl("get", "node", got, "-o", `jsonpath={.metadata.labels.fargo\.dev/isolation}`); l != "container" {
+			t.Errorf("node %s of a container pod: fargo.dev/isolation=%q", got, l)
+		}
+	}
+
 	// Deleting the pod releases its sandbox, and the host removes the node.
 	s.Kubectl("delete", "pod", "-n", "apps", "web", "--grace-period=0", "--force")
 	harness.Eventually(t, 30*time.Second, "sandbox released", func() bool {

@@ -48,7 +48,7 @@ func (r *Reconciler) launchSandbox(ctx context.Context, sb *v1alpha1.Sandbox, po
 	}
 	spec := runtime.Sandbox{ID: sb.Name, Namespace: sb.Spec.Pod.Namespace, Pod: sb.Spec.Pod.Name, PodUID: sb.Spec.Pod.UID,
 		Hostname: podworker.Hostname(pod), IP: ip, Subnet: subnet, NetnsPath: netns,
-		MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB, Files: files}
+		MilliCPU: sb.Spec.MilliCPU, MemoryMiB: sb.Spec.MemoryMiB, Files: files, Isolation: sb.Spec.Isolation}
 	if err := r.Runtime.CreateSandbox(ctx, spec); err != nil {
 		return fmt.Errorf("starting sandbox %s: %w", sb.Name, err)
 	}

@@ -44,6 +44,10 @@ func sandboxCapacity(sb *v1alpha1.Sandbox) corev1.ResourceList {
 func (r *Reconciler) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev1.Node {
 	host := names.NodeHostname(sb.Spec.NodeName)
 	capacity := sandboxCapacity(sb)
+	isolation := sb.Spec.Isolation
+	if isolation == "" {
+		isolation = runtime.IsolationOf(r.Runtime)
+	}
 	now := metav1.NewTime(r.Clock.Now())
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
@@ -64,7 +68,7 @@ func (r *Reconciler) nodeFor(sb *v1alpha1.Sandbox, runtimeVersion string) *corev
 				corev1.LabelFailureDomainBetaZone:   sb.Spec.Zone,
 				v1alpha1.LabelHost:                  r.Host,
 				v1alpha1.LabelProfileName:           sb.Spec.Profile,
-				v1alpha1.LabelIsolation:             runtime.IsolationOf(r.Runtime),
+				v1alpha1.LabelIsolation:             isolation,
 			},
 			Annotations: map[string]string{v1alpha1.AnnotationControllerAttachDetach: "true"},
 		},
@@ -133,7 +137,7 @@ func (r *Reconciler) register(ctx context.Context, sb *v1alpha1.Sandbox) error {
 }
 
 func (r *Reconciler) registerNode(ctx context.Context, sb *v1alpha1.Sandbox) error {
-	version, err := r.Runtime.Version(ctx)
+	version, err := runtime.VersionFor(ctx, r.Runtime, sb.Spec.Isolation)
 	if err != nil {
 		return fmt.Errorf("asking the %s runtime its version: %w", r.Runtime.Name(), err)
 	}

@@ -7,6 +7,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,8 +84,10 @@ func (h *Heartbeat) Register(ctx context.Context) error {
 		}
 	case err != nil:
 		return fmt.Errorf("reading host %s: %w", h.Name, err)
-	case host.Spec.Capacity != h.Spec.Capacity || host.Spec.Machine != h.Spec.Machine || host.Spec.Runtime != h.Spec.Runtime:
-		host.Spec.Capacity, host.Spec.Machine, host.Spec.Runtime = h.Spec.Capacity, h.Spec.Machine, h.Spec.Runtime // Unschedulable is the operator's
+	case host.Spec.Capacity != h.Spec.Capacity || host.Spec.Machine != h.Spec.Machine || host.Spec.Runtime != h.Spec.Runtime ||
+		!slices.Equal(host.Spec.Isolations, h.Spec.Isolations):
+		// Unschedulable is the operator's.
+		host.Spec.Capacity, host.Spec.Machine, host.Spec.Runtime, host.Spec.Isolations = h.Spec.Capacity, h.Spec.Machine, h.Spec.Runtime, h.Spec.Isolations
 		if err := h.Client.Update(ctx, host); err != nil {
 			return fmt.Errorf("updating host %s: %w", h.Name, err)
 		}

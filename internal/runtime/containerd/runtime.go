@@ -51,7 +51,7 @@ const (
 
 func init() {
 	runtime.Register(runtime.Backend{Name: "containerd", Help: "the default: fargo's own containerd with runc",
-		New: func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) { return Start(ctx, cfg) }})
+		New: func(ctx context.Context, cfg runtime.Config) (runtime.Runtime, error) { return Start(ctx, cfg) }, Base: true})
 }
 
 // Runtime is the containerd backend.

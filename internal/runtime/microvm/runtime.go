@@ -72,21 +72,34 @@ func GuestDir() string {
 	return "/usr/local/lib/fargo/microvm"
 }
 
-// Start starts fargo's containerd (for images, in DATA/containerd beside
-// cfg.Dir) and the backend.
+// Start starts the backend with images from a containerd backend among
+// cfg.Peers, else from fargo's containerd, started (in DATA/containerd beside
+// cfg.Dir) and stopped with it.
 func Start(ctx context.Context, cfg runtime.Config) (*Runtime, error) {
-	images, err := containerd.Start(ctx, runtime.Config{Dir: filepath.Join(filepath.Dir(cfg.Dir), "containerd"),
-		LogFile: filepath.Join(filepath.Dir(cfg.LogFile), "containerd.log"), Host: cfg.Host,
-		InsecureRegistries: cfg.InsecureRegistries, Warn: cfg.Warn})
-	if err != nil {
-		return nil, err
+	var images *containerd.Runtime
+	for _, p := range cfg.Peers {
+		if c, ok := p.(*containerd.Runtime); ok {
+			images = c
+		}
+	}
+	owned := images == nil
+	if owned {
+		var err error
+		images, err = containerd.Start(ctx, runtime.Config{Dir: filepath.Join(filepath.Dir(cfg.Dir), "containerd"),
+			LogFile: filepath.Join(filepath.Dir(cfg.LogFile), "containerd.log"), Host: cfg.Host,
+			InsecureRegistries: cfg.InsecureRegistries, Warn: cfg.Warn})
+		if err != nil {
+			return nil, err
+		}
 	}
 	r, err := New(cfg.Dir, images, Options{Guest: GuestDir()})
 	if err != nil {
-		images.Close()
+		if owned {
+			images.Close()
+		}
 		return nil, err
 	}
-	r.owned = true
+	r.owned = owned
 	if cfg.Warn != nil && r.machine.accel == "tcg" {
 		cfg.Warn(fmt.Errorf("microvm: %s; VMs run under TCG (emulated CPUs: boots take seconds)", kvmUnavailable()))
 	}

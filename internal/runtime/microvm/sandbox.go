@@ -63,8 +63,9 @@ func (r *Runtime) CreateSandbox(ctx context.Context, sb runtime.Sandbox) error {
 		return fmt.Errorf("creating sandbox %s: %w", sb.ID, err)
 	}
 	for try := 1; try <= bootTries; try++ {
-		if err = r.boot(ctx, v, sb); err == nil {
-			return nil
+		var c bootClock
+		if c, err = r.boot(ctx, v, sb); err == nil {
+			return c.record(v, r.machine.accel, try)
 		}
 		// Nothing half-booted stays: the next try, or CreateSandbox, starts afresh.
 		r.dropGuest(sb.ID)
@@ -83,30 +84,33 @@ func (r *Runtime) CreateSandbox(ctx context.Context, sb runtime.Sandbox) error {
 const bootTries = 5
 
 // boot starts the VM on the sandbox's network and sets the guest up.
-func (r *Runtime) boot(ctx context.Context, v vm, sb runtime.Sandbox) error {
+func (r *Runtime) boot(ctx context.Context, v vm, sb runtime.Sandbox) (bootClock, error) {
+	c := bootClock{start: time.Now()}
 	n, err := attachTap(sb.NetnsPath)
 	if err != nil {
-		return err
+		return c, err
 	}
 	_ = os.Remove(v.path("console.log"))
 	_ = os.Remove(v.path("setup.pb"))
 	err = r.machine.boot(ctx, v, n.tap, sb.ID, n.setup.Mac, sb.MilliCPU, sb.MemoryMiB)
 	n.tap.Close() // QEMU holds it
 	if err != nil {
-		return err
+		return c, err
 	}
+	c.qemu = time.Now()
 	if err := v.awaitKernel(ctx); err != nil {
-		return err
+		return c, err
 	}
+	c.console = time.Now()
 	n.setup.Hostname, n.setup.MilliCpu, n.setup.MemoryBytes = sb.Hostname, sb.MilliCPU, sb.MemoryMiB<<20
 	b, err := proto.Marshal(n.setup)
 	if err != nil {
-		return err
+		return c, err
 	}
 	if err := os.WriteFile(v.path("setup.pb"), b, 0o600); err != nil {
-		return err
+		return c, err
 	}
-	return r.setup(ctx, v, sb.ID)
+	return c, r.setup(ctx, v, sb.ID)
 }
 
 // setup has the guest take the pod's network and size (setup.pb, read from

@@ -59,6 +59,10 @@ type HostSpec struct {
 	// Runtime names the agent's sandbox backend (containerd, fake, …).
 	// +optional
 	Runtime string `json:"runtime,omitempty"`
+	// Isolations are the tiers the host runs sandboxes in (container,
+	// microvm), its default first; unset from older agents: container.
+	// +optional
+	Isolations []string `json:"isolations,omitempty"`
 	// Unschedulable stops new sandboxes from being placed here (drain).
 	// +optional
 	Unschedulable bool `json:"unschedulable,omitempty"`

@@ -52,6 +52,10 @@ type SandboxSpec struct {
 	NodeName string `json:"nodeName"`
 	// +optional
 	Host string `json:"host,omitempty"`
+	// Isolation is the tier the profile asked for (container or microvm, from
+	// its fargo.dev/isolation tag); empty: the host's default.
+	// +optional
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // SandboxPhase is where a sandbox is in its life.

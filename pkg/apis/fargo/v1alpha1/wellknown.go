@@ -33,6 +33,13 @@ const (
 	// (namespaces and cgroups on the host's kernel) or "microvm" (a VM with its
 	// own kernel).
 	LabelIsolation = "fargo.dev/isolation"
+	// TagIsolation, a FargateProfile tag (spec.tags, the EKS API's tags,
+	// eksctl's fargateProfiles[].tags), selects the tier its pods run in:
+	// IsolationContainer or IsolationMicroVM; absent: the host's default.
+	TagIsolation = "fargo.dev/isolation"
+	// The isolation tiers.
+	IsolationContainer = "container"
+	IsolationMicroVM   = "microvm"
 	// LabelPodUID ties a Sandbox to its pod.
 	LabelPodUID = "fargo.dev/pod-uid"
 	// AnnotationClientRequestToken keeps the EKS API's idempotency token.
