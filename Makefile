@@ -126,7 +126,7 @@ test-e2e: build bin/testserver bin/metrics-server bin/images-tool
 # had the runs in a row that make test's tiers have had (docs/microvm.md).
 test-microvm: build guest bin/testserver bin/images-tool
 	$(GO) test $(TEST_FLAGS) -tags microvm -timeout 30m ./internal/runtime/microvm/...
-	$(GO) test $(TEST_FLAGS) -tags e2e,microvm -timeout 30m -run TestMicroVM ./test/e2e/
+	$(GO) test $(TEST_FLAGS) -tags e2e,microvm -timeout 30m -run 'TestMicroVM|TestIsolationTiers' ./test/e2e/
 
 bench-controlplane: build bin/etcd
 	FARGO_BENCH_DOC=$(CURDIR)/docs/benchmarks.md $(GO) test -tags integration -run '^$$' \
