@@ -27,11 +27,11 @@ func (cs *containers) exec(srv api.Guest_ExecServer) error {
 	if _, err := cs.get(first.ContainerId); err != nil {
 		return err
 	}
-	if first.Tty {
-		return errors.New("exec with a TTY is not supported by the microvm runtime yet")
-	}
 	if len(first.Args) == 0 {
 		return errors.New("exec: no command")
+	}
+	if first.Tty {
+		return cs.execTTY(srv, first)
 	}
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {

@@ -81,6 +81,7 @@ func Run(t *testing.T, f Fixture) {
 		{"RestartAttempt", restartAttempt},
 		{"OOMKilled", oomKilled},
 		{"Exec", execInContainer},
+		{"ExecTTY", execTTY},
 		{"Attach", attach},
 		{"Stats", stats},
 		{"Adoption", adoption},
@@ -306,6 +307,28 @@ func execInContainer(t *testing.T, f Fixture) {
 	}
 	if _, err := rt.Exec(ctx, sb.ID, "missing", f.Cat, runtime.Streams{}); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("Exec in a missing container: %v, want ErrNotFound", err)
+	}
+}
+
+// execTTY: an exec with a terminal (kubectl exec -t) gets one: its output
+// comes through the terminal (a newline becomes CR LF), and typed input is
+// read from it, ^D ending it.
+func execTTY(t *testing.T, f Fixture) {
+	ctx, rt, sb := setup(t, f, 20)
+	if _, err := rt.StartContainer(ctx, sb.ID, runtime.Container{Name: "main", Image: f.Image, Command: f.Sleep}); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	resize := make(chan runtime.TerminalSize, 1)
+	resize <- runtime.TerminalSize{Width: 100, Height: 30}
+	code, err := rt.Exec(ctx, sb.ID, "main", f.Echo("on a terminal"), runtime.Streams{Stdout: &out, TTY: true, Resize: resize})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "on a terminal\r\n") {
+		t.Errorf("Exec %v with a TTY = %d, %v, printed %q; want the line with CR LF", f.Echo("on a terminal"), code, err, out.String())
+	}
+	var typed syncBuffer
+	code, err = rt.Exec(ctx, sb.ID, "main", f.Cat, runtime.Streams{Stdin: strings.NewReader("typed\n\x04"), Stdout: &typed, TTY: true})
+	if err != nil || code != 0 || !strings.Contains(typed.String(), "typed") {
+		t.Errorf("Exec %v with a TTY and input = %d, %v, printed %q; want the input back and an exit at ^D", f.Cat, code, err, typed.String())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/fargo-dev/fargo/internal/guest/api"
 	"github.com/fargo-dev/fargo/internal/runtime"
@@ -13,11 +14,9 @@ import (
 // chunk is the most one stream message carries.
 const chunk = 64 * 1024
 
-// Exec implements runtime.Runtime over the guest's Exec stream.
+// Exec implements runtime.Runtime over the guest's Exec stream; with a TTY
+// the guest gives the process a terminal, whose output comes as stdout.
 func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string, s runtime.Streams) (int, error) {
-	if s.TTY {
-		return -1, errors.New("exec with a TTY is not supported by the microvm runtime yet")
-	}
 	g, c, err := r.running(ctx, sandboxID, name)
 	if err != nil {
 		return -1, err
@@ -28,24 +27,44 @@ func (r *Runtime) Exec(ctx context.Context, sandboxID, name string, cmd []string
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", name, err)
 	}
-	if err := stream.Send(&api.ExecInput{ContainerId: guestID(c), Args: cmd, Stdin: s.Stdin != nil}); err != nil {
+	var sendMu sync.Mutex // stdin and resizes send at once
+	send := func(in *api.ExecInput) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(in)
+	}
+	if err := send(&api.ExecInput{ContainerId: guestID(c), Args: cmd, Stdin: s.Stdin != nil, Tty: s.TTY}); err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	if s.TTY && s.Resize != nil {
+		go func() {
+			for {
+				select {
+				case size, ok := <-s.Resize:
+					if !ok || send(&api.ExecInput{Width: uint32(size.Width), Height: uint32(size.Height)}) != nil {
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
 	}
 	if s.Stdin != nil {
 		go func() {
 			buf := make([]byte, chunk)
 			for {
 				n, err := s.Stdin.Read(buf)
-				if n > 0 && stream.Send(&api.ExecInput{Data: append([]byte(nil), buf[:n]...)}) != nil {
+				if n > 0 && send(&api.ExecInput{Data: append([]byte(nil), buf[:n]...)}) != nil {
 					return
 				}
 				if err != nil {
-					_ = stream.Send(&api.ExecInput{CloseStdin: true})
+					_ = send(&api.ExecInput{CloseStdin: true})
 					return
 				}
 			}
 		}()
-	} else {
+	} else if !s.TTY || s.Resize == nil {
 		_ = stream.CloseSend()
 	}
 	for {

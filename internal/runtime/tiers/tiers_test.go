@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -25,33 +24,13 @@ func (v vmFake) Capabilities() runtime.Capabilities {
 
 // The seam's suite passes through tiers (sandboxes of the default tier).
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Fixture{
-		New: func(t *testing.T) runtime.Runtime {
-			r, err := New(fake.New(), vmFake{fake.New()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return r
-		},
-		Image: "registry.local/busybox:1",
-		Sleep: []string{"sleep"},
-		Exit:  func(code int) []string { return []string{"exit", strconv.Itoa(code)} },
-		OOM:   []string{"oom"},
-		Cat:   []string{"cat"},
-		IP:    net.ParseIP("192.168.100.4"),
-		Unsupported: map[string]string{
-			"Adoption":          "the fake keeps sandboxes in the process's memory",
-			"Attach":            "the fake runs no process",
-			"Logs":              "the fake runs no process",
-			"LogsAcrossRestart": "the fake runs no process",
-			"Mounts":            "the fake runs no process",
-			"Network":           "the fake has no network namespace",
-			"PortForward":       "the fake runs no process",
-			"Limits":            "the fake has no cgroup",
-			"StartAfterCrash":   "the fake starts in memory",
-			"StopSandbox":       "the fake runs no process",
-		},
-	})
+	conformance.Run(t, conformance.Fake(func(t *testing.T) runtime.Runtime {
+		r, err := New(fake.New(), vmFake{fake.New()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}))
 }
 
 func TestRoutesByIsolation(t *testing.T) {
